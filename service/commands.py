@@ -1,0 +1,151 @@
+"""What the command line does. Each command prints a line for people or JSON with --json."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from service import embedded
+from service.config import EMBEDDED, Settings, replace
+from service.oauth import keys
+from service.oauth.clients import digest, new_client_id, new_secret
+from service.oauth.passwords import Passwords
+from service.store import pg
+from service.store.clients import Client, ClientRepository
+from service.store.errors import StoreError
+from service.store.users import UserRepository
+
+log = logging.getLogger(__name__)
+GRANTS = ("password", "refresh_token", "client_credentials")
+
+
+class CommandError(Exception):
+    """Shown to the user as it is, with exit status 2."""
+
+
+def out(as_json: bool, data: dict[str, Any], text: str) -> None:
+    print(json.dumps(data) if as_json else text)
+
+
+def with_embedded(settings: Settings) -> Settings:
+    """Start the embedded servers the config asks for and point the settings at them."""
+    var = Path(settings.server.var_dir)
+    changes: dict[str, dict[str, Any]] = {}
+    if settings.database.url == EMBEDDED:
+        changes["database"] = {"url": embedded.postgres(var / "postgres")}
+    if settings.redis.url == EMBEDDED:
+        changes["redis"] = {"url": embedded.redis(var / "redis")}
+    return replace(settings, **changes) if changes else settings
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            raise CommandError("passwords differ")
+    if len(password) < 8:
+        raise CommandError("password: at least 8 characters")
+    return password
+
+
+async def _connect(settings: Settings) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(settings.database.url, timeout=settings.database.timeout)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise CommandError(f"database.url: cannot connect ({type(exc).__name__})") from None
+
+
+async def migrate(settings: Settings) -> list[str]:
+    conn = await _connect(settings)
+    try:
+        return await pg.migrate(conn)
+    finally:
+        await conn.close()
+
+
+def generate_key(settings: Settings, algorithm: str | None) -> str:
+    return keys.generate(settings.tokens.keys_dir, algorithm or settings.tokens.algorithm)
+
+
+def ensure_key(settings: Settings) -> str | None:
+    """Generate a key if the keys folder has none; return the new kid, if any."""
+    if any(Path(settings.tokens.keys_dir).glob("*.pem")):
+        return None
+    return generate_key(settings, None)
+
+
+async def create_user(
+    settings: Settings, username: str, email: str, password: str, first: str, last: str
+) -> dict[str, Any]:
+    passwords = Passwords(settings.password_hashing)
+    try:
+        password_hash = await passwords.hash(password)
+    finally:
+        passwords.close()
+    pool = await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
+    try:
+        user = await UserRepository(pool).create(username, email, password_hash, first, last)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await pool.close()
+    return {"id": user.id, "username": user.username, "email": user.email}
+
+
+async def create_client(
+    settings: Settings,
+    name: str,
+    audience: str,
+    grants: tuple[str, ...],
+    public: bool,
+    owner_username: str | None,
+) -> dict[str, Any]:
+    unknown = set(grants) - set(GRANTS)
+    if unknown:
+        raise CommandError(f"--grants: unknown {', '.join(sorted(unknown))}")
+    secret = None if public else new_secret()
+    pool = await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
+    try:
+        owner_id = None
+        if owner_username is not None:
+            owner = await UserRepository(pool).find_for_login(owner_username)
+            if owner is None:
+                raise CommandError(f"--owner-user: no user {owner_username!r}")
+            owner_id = owner.id
+        client = await ClientRepository(pool).create(
+            Client(
+                client_id=new_client_id(),
+                secret_digest=None if secret is None else digest(secret),
+                name=name,
+                audience=audience,
+                grants=grants,
+                active=True,
+                confidential=not public,
+                owner_user_id=owner_id,
+                owner_customer_user_id=None,
+            )
+        )
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await pool.close()
+    return {
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "name": client.name,
+        "audience": client.audience,
+        "grants": list(client.grants),
+    }
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

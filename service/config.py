@@ -1,0 +1,202 @@
+"""Typed, frozen settings loaded once from config.yml, with environment overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_OVERRIDES = {
+    "SERVICE_DATABASE_URL": ("database", "url"),
+    "SERVICE_REDIS_URL": ("redis", "url"),
+    "SERVICE_ISSUER": ("tokens", "issuer"),
+    "SERVICE_KEYS_DIR": ("tokens", "keys_dir"),
+}
+EMBEDDED = "embedded"
+
+
+class ConfigError(Exception):
+    """A missing or bad key; the message names it."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_body_bytes: int = 65536
+    var_dir: str = "var"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = EMBEDDED
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = EMBEDDED
+    timeout: float = 2.0
+    key_prefix: str = "oauth:"
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    access_token_lifetime: int = 3600
+    refresh_token_lifetime: int = 2_592_000
+    issuer: str = "http://localhost:8080"
+    keys_dir: str = "keys"
+    algorithm: str = "RS256"
+    leeway: int = 5
+
+
+@dataclass(frozen=True)
+class PasswordHashingSettings:
+    memory_cost: int = 19456
+    time_cost: int = 2
+    parallelism: int = 1
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class CorsSettings:
+    origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    backoffice_prefix: str = "/api"
+    storefront_prefix: str = "/storefront/api"
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+    password_hashing: PasswordHashingSettings = field(default_factory=PasswordHashingSettings)
+    cors: CorsSettings = field(default_factory=CorsSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name}: expected a list of strings")
+        return tuple(value)
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if isinstance(kind, type) and (isinstance(value, bool) is not (kind is bool)):
+        raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}")
+    if isinstance(kind, type) and not isinstance(value, kind):
+        raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _section(name: str, cls: Any, raw: Any) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a mapping")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{name}.{key}: unknown key")
+    values = {k: _coerce(f"{name}.{k}", hints[k], v) for k, v in raw.items()}
+    return cls(**values)
+
+
+def _validate(s: Settings) -> None:
+    positive = {
+        "server.port": s.server.port,
+        "server.workers": s.server.workers,
+        "server.max_body_bytes": s.server.max_body_bytes,
+        "database.pool_min_size": s.database.pool_min_size,
+        "database.pool_max_size": s.database.pool_max_size,
+        "tokens.access_token_lifetime": s.tokens.access_token_lifetime,
+        "tokens.refresh_token_lifetime": s.tokens.refresh_token_lifetime,
+        "password_hashing.time_cost": s.password_hashing.time_cost,
+        "password_hashing.parallelism": s.password_hashing.parallelism,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key}: must be positive, got {value}")
+    if s.database.pool_min_size > s.database.pool_max_size:
+        raise ConfigError("database.pool_min_size: larger than database.pool_max_size")
+    if s.password_hashing.memory_cost < 8 * s.password_hashing.parallelism:
+        raise ConfigError("password_hashing.memory_cost: argon2 needs at least 8 KiB per lane")
+    if s.tokens.algorithm not in ("RS256", "ES256", "EdDSA"):
+        raise ConfigError(f"tokens.algorithm: unsupported {s.tokens.algorithm!r}")
+    if not s.tokens.issuer:
+        raise ConfigError("tokens.issuer: must not be empty")
+    for key, url, schemes in (
+        ("database.url", s.database.url, ("postgres://", "postgresql://")),
+        ("redis.url", s.redis.url, ("redis://", "rediss://", "unix://")),
+    ):
+        if url != EMBEDDED and not url.startswith(schemes):
+            raise ConfigError(f"{key}: expected {EMBEDDED!r} or a URL starting with {schemes[0]}")
+    for key, prefix in (
+        ("api.backoffice_prefix", s.api.backoffice_prefix),
+        ("api.storefront_prefix", s.api.storefront_prefix),
+    ):
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ConfigError(f"{key}: must start with '/' and not end with one")
+
+
+def from_mapping(raw: Any, env: typing.Mapping[str, str] | None = None) -> Settings:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("config: expected a mapping at the top level")
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for var, (section, key) in ENV_OVERRIDES.items():
+        value = (env or {}).get(var)
+        if value:
+            raw.setdefault(section, {})
+            if not isinstance(raw[section], dict):
+                raise ConfigError(f"{section}: expected a mapping")
+            raw[section][key] = value
+    hints = typing.get_type_hints(Settings)
+    known = {f.name for f in dataclasses.fields(Settings)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{key}: unknown section")
+    settings = Settings(**{name: _section(name, hints[name], raw.get(name)) for name in known})
+    _validate(settings)
+    return settings
+
+
+def load(path: str | Path, env: typing.Mapping[str, str] | None = None) -> Settings:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return from_mapping(raw, os.environ if env is None else env)
+
+
+def replace(settings: Settings, **sections: dict[str, Any]) -> Settings:
+    """A copy with some keys of some sections changed (tests and the dev runner use it)."""
+    changed = {
+        name: dataclasses.replace(getattr(settings, name), **values)
+        for name, values in sections.items()
+    }
+    return dataclasses.replace(settings, **changed)
+
+
+__all__ = ["EMBEDDED", "ConfigError", "Settings", "from_mapping", "load", "replace"]

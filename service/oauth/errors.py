@@ -1,0 +1,77 @@
+"""One exception per RFC 6749 error code, with league/oauth2-server's messages."""
+
+from __future__ import annotations
+
+
+class OAuthError(Exception):
+    error = "server_error"
+    status = 500
+    message = "The authorization server encountered an unexpected condition."
+
+    def __init__(self, hint: str | None = None, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.hint = hint
+        if message:
+            self.message = message
+        self.headers: dict[str, str] = {}
+
+    def body(self) -> dict[str, str]:
+        body = {"error": self.error, "error_description": self.message, "message": self.message}
+        if self.hint:
+            body["hint"] = self.hint
+        return body
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+    status = 400
+    message = (
+        "The request is missing a required parameter, includes an invalid parameter value, "
+        "includes a parameter more than once, or is otherwise malformed."
+    )
+
+    @classmethod
+    def parameter(cls, name: str) -> InvalidRequest:
+        return cls(hint=f"Check the `{name}` parameter")
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status = 401
+    message = "Client authentication failed"
+
+    def __init__(self, *, basic: bool = False) -> None:
+        super().__init__()
+        if basic:
+            self.headers["WWW-Authenticate"] = 'Basic realm="OAuth"'
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+    status = 400
+    message = (
+        "The provided authorization grant (e.g., authorization code, resource owner "
+        "credentials) or refresh token is invalid, expired, revoked, does not match the "
+        "redirection URI used in the authorization request, or was issued to another client."
+    )
+
+
+class InvalidCredentials(InvalidGrant):
+    message = "The user credentials were incorrect."
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+    status = 400
+    message = "The authorization grant type is not supported by the authorization server."
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status = 503
+    message = "The service is temporarily unavailable. Please try again later."
+
+
+class InvalidToken(Exception):
+    """A bearer token that cannot be accepted (RFC 6750 invalid_token). The reason is for
+    logs only; the caller always sees the same answer."""

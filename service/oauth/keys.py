@@ -1,0 +1,100 @@
+"""Signing keys: every `*.pem` in the keys folder verifies, the newest one signs."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
+
+Key = RSAKey | ECKey | OKPKey
+
+
+class KeyFileError(Exception):
+    """The keys folder is missing, empty or holds an unreadable key."""
+
+
+def _algorithm(key: Key) -> str:
+    if isinstance(key, RSAKey):
+        return "RS256"
+    if isinstance(key, ECKey) and key.curve_name == "P-256":
+        return "ES256"
+    if isinstance(key, OKPKey) and key.curve_name == "Ed25519":
+        return "EdDSA"
+    raise KeyFileError(f"unsupported key type {key.key_type}")
+
+
+def _import(pem: bytes) -> Key:
+    for cls in (RSAKey, ECKey, OKPKey):
+        try:
+            key: Key = cls.import_key(pem)
+        except Exception:  # noqa: S112 - try the next key type
+            continue
+        key = cls.import_key(pem, {"kid": key.thumbprint(), "use": "sig"})
+        if key.is_private:
+            key.ensure_kid()
+            return key
+    raise KeyFileError("not a private key in PEM form")
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: tuple[Key, ...]  # oldest first
+
+    @property
+    def signing(self) -> Key:
+        return self.keys[-1]
+
+    @property
+    def signing_algorithm(self) -> str:
+        return _algorithm(self.signing)
+
+    @property
+    def algorithms(self) -> list[str]:
+        return sorted({_algorithm(k) for k in self.keys})
+
+    @property
+    def keyset(self) -> KeySet:
+        return KeySet(list(self.keys))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> KeyRing:
+        folder = Path(folder)
+        files = sorted(folder.glob("*.pem"))
+        if not files:
+            raise KeyFileError(
+                f"tokens.keys_dir: no *.pem key in {folder}; run `python -m service keys generate`"
+            )
+        keys = []
+        for path in files:
+            try:
+                keys.append(_import(path.read_bytes()))
+            except (OSError, KeyFileError) as exc:
+                raise KeyFileError(f"tokens.keys_dir: {path}: {exc}") from None
+        return cls(tuple(keys))
+
+
+def generate(folder: str | Path, algorithm: str = "RS256") -> str:
+    """Write a new private key (mode 0600) into `folder`; return its kid."""
+    key: Key
+    if algorithm == "RS256":
+        key = RSAKey.generate_key(2048, private=True)
+    elif algorithm == "ES256":
+        key = ECKey.generate_key("P-256", private=True)
+    elif algorithm == "EdDSA":
+        key = OKPKey.generate_key("Ed25519", private=True)
+    else:
+        raise KeyFileError(f"tokens.algorithm: unsupported {algorithm!r}")
+    kid = key.thumbprint()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # The timestamp makes the newest key sort last, so it is the one that signs.
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
+    path = folder / f"{stamp}.{now % 10**9:09d}Z-{kid[:8]}.pem"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key.as_pem(private=True))
+    return kid

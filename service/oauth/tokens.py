@@ -1,0 +1,156 @@
+"""Minting and reading the JWTs. Access and refresh tokens differ in their `typ` header,
+so neither is ever accepted as the other."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from service.config import TokenSettings
+from service.oauth.errors import InvalidToken
+from service.oauth.keys import KeyRing
+from service.store.tokens import TokenRecord
+
+ACCESS_TYP = "at+jwt"  # RFC 9068
+REFRESH_TYP = "rt+jwt"
+REALMS = ("backoffice", "storefront")
+
+
+def new_id() -> str:
+    """128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True)
+class Issued:
+    access_token: str
+    refresh_token: str | None
+    expires_in: int
+    access: TokenRecord
+    refresh: TokenRecord | None
+
+
+@dataclass(frozen=True)
+class Claims:
+    """A verified token's claims that the service acts on."""
+
+    client_id: str
+    subject: str
+    realm: str
+    family: str
+    jti: str
+    scopes: tuple[str, ...]
+    issued_at: int
+    expires_at: int
+
+
+class TokenCodec:
+    def __init__(
+        self, keys: KeyRing, settings: TokenSettings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._keys = keys
+        self._keyset = keys.keyset
+        self._algorithms = keys.algorithms
+        self._settings = settings
+        self._clock = clock
+
+    def mint(
+        self,
+        client_id: str,
+        subject: str,
+        realm: str,
+        *,
+        family: str | None = None,
+        scopes: tuple[str, ...] = (),
+        with_refresh: bool = True,
+    ) -> Issued:
+        now = int(self._clock())
+        family = family or new_id()
+        access_life = self._settings.access_token_lifetime
+        access = TokenRecord(family, new_id(), access_life)
+        access_token = self._sign(ACCESS_TYP, client_id, subject, realm, scopes, access, now)
+        refresh = refresh_token = None
+        if with_refresh:
+            refresh = TokenRecord(family, new_id(), self._settings.refresh_token_lifetime)
+            refresh_token = self._sign(REFRESH_TYP, client_id, subject, realm, scopes, refresh, now)
+        return Issued(access_token, refresh_token, access_life, access, refresh)
+
+    def _sign(
+        self,
+        typ: str,
+        client_id: str,
+        subject: str,
+        realm: str,
+        scopes: tuple[str, ...],
+        record: TokenRecord,
+        now: int,
+    ) -> str:
+        key = self._keys.signing
+        alg = self._keys.signing_algorithm
+        header = {"alg": alg, "kid": key.kid, "typ": typ}
+        claims = {
+            "iss": self._settings.issuer,
+            "aud": client_id,
+            "jti": record.jti,
+            "iat": now,
+            "nbf": now,
+            "exp": now + record.ttl,
+            "sub": subject,
+            "scopes": list(scopes),
+            "fid": record.family,
+            "realm": realm,
+        }
+        return jwt.encode(header, claims, key, algorithms=[alg])
+
+    def read_access(self, token: str) -> Claims:
+        return self._read(token, ACCESS_TYP)
+
+    def read_refresh(self, token: str) -> Claims:
+        return self._read(token, REFRESH_TYP)
+
+    def _read(self, token: str, typ: str) -> Claims:
+        if not token or len(token) > 8192:
+            raise InvalidToken("empty or oversized")
+        try:
+            decoded = jwt.decode(token, self._keyset, algorithms=self._algorithms)
+        except (JoseError, ValueError, TypeError, KeyError, IndexError) as exc:
+            raise InvalidToken(f"undecodable: {type(exc).__name__}") from None
+        if decoded.header.get("typ") != typ:
+            raise InvalidToken("wrong token type")
+        claims: dict[str, Any] = decoded.claims
+        registry = jwt.JWTClaimsRegistry(
+            now=lambda: int(self._clock()),
+            leeway=self._settings.leeway,
+            iss={"essential": True, "value": self._settings.issuer},
+            exp={"essential": True},
+            nbf={"essential": True},
+            iat={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise InvalidToken(f"claims: {type(exc).__name__}") from None
+        strings = ("aud", "sub", "jti", "fid", "realm")
+        if not all(isinstance(claims.get(k), str) and claims[k] for k in strings):
+            raise InvalidToken("missing claims")
+        scopes = claims.get("scopes")
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise InvalidToken("bad scopes")
+        if claims["realm"] not in REALMS:
+            raise InvalidToken("bad realm")
+        return Claims(
+            client_id=claims["aud"],
+            subject=claims["sub"],
+            realm=claims["realm"],
+            family=claims["fid"],
+            jti=claims["jti"],
+            scopes=tuple(scopes),
+            issued_at=int(claims["iat"]),
+            expires_at=int(claims["exp"]),
+        )

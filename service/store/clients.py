@@ -1,0 +1,65 @@
+"""OAuth clients in Postgres. Secrets are stored only as digests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from service.store.errors import translated
+
+_COLUMNS = (
+    "client_id, secret_digest, name, audience, grants, active, confidential, "
+    "owner_user_id, owner_customer_user_id"
+)
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    secret_digest: bytes | None
+    name: str
+    audience: str
+    grants: tuple[str, ...]
+    active: bool
+    confidential: bool
+    owner_user_id: int | None
+    owner_customer_user_id: int | None
+
+
+def _client(row: asyncpg.Record) -> Client:
+    values = dict(row)
+    values["grants"] = tuple(values["grants"])
+    return Client(**values)
+
+
+class ClientRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, client_id: str) -> Client | None:
+        with translated("oauth_clients"):
+            row = await self._pool.fetchrow(
+                f"SELECT {_COLUMNS} FROM oauth_clients WHERE client_id = $1",
+                client_id,
+            )
+        return None if row is None else _client(row)
+
+    async def create(self, client: Client) -> Client:
+        with translated("oauth_clients"):
+            row = await self._pool.fetchrow(
+                "INSERT INTO oauth_clients (client_id, secret_digest, name, audience, grants, "
+                "active, confidential, owner_user_id, owner_customer_user_id) "
+                f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}",
+                client.client_id,
+                client.secret_digest,
+                client.name,
+                client.audience,
+                list(client.grants),
+                client.active,
+                client.confidential,
+                client.owner_user_id,
+                client.owner_customer_user_id,
+            )
+        assert row is not None
+        return _client(row)

@@ -1,0 +1,72 @@
+"""The asyncpg pool and the migration runner."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from service.config import DatabaseSettings
+from service.store.errors import translated
+
+log = logging.getLogger(__name__)
+# Any constant works; it serialises concurrent `migrate` runs (several replicas starting).
+_MIGRATION_LOCK = 0x6F726F74
+
+
+def hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def create_pool(db: DatabaseSettings) -> asyncpg.Pool:
+    with translated("postgres"):
+        pool = await asyncpg.create_pool(
+            db.url,
+            min_size=db.pool_min_size,
+            max_size=db.pool_max_size,
+            timeout=db.timeout,
+            command_timeout=db.timeout,
+        )
+        await pool.fetchval("SELECT 1")
+    log.info("postgres pool open", extra={"dsn": hide_password(db.url)})
+    return pool
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("service.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply the migrations not yet recorded, all in one transaction; return their names."""
+    applied: list[str] = []
+    with translated("migrate"):
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       version    integer PRIMARY KEY,
+                       name       text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, name, sql in _migrations():
+                if version in done:
+                    continue
+                await conn.execute(sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+                )
+                applied.append(name)
+    return applied

@@ -1,0 +1,21 @@
+"""Typed application keys: the one place the web layer finds its collaborators."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+from redis.asyncio import Redis
+
+from service.config import Settings
+from service.oauth.bearer import BearerVerifier
+from service.oauth.grants import TokenEndpoint
+from service.oauth.passwords import Passwords
+from service.store.users import UserRepository
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+REDIS = web.AppKey("redis", Redis)
+PASSWORDS = web.AppKey("passwords", Passwords)
+TOKEN_ENDPOINT = web.AppKey("token_endpoint", TokenEndpoint)
+BEARER = web.AppKey("bearer", BearerVerifier)
+USERS = web.AppKey("users", UserRepository)

@@ -1,0 +1,28 @@
+"""JSON:API documents and errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+MEDIA_TYPE = "application/vnd.api+json"
+
+
+def document(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        content_type=MEDIA_TYPE,
+    )
+
+
+def error(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    response = document(
+        {"errors": [{"status": str(status), "title": title, "detail": detail}]}, status
+    )
+    response.headers.update(headers or {})
+    return response

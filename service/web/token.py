@@ -1,0 +1,114 @@
+"""POST /oauth2-token: parse the request strictly, hand it to the domain, render the answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from urllib.parse import parse_qsl, unquote_plus
+
+from aiohttp import web
+
+from service.oauth.errors import InvalidClient, InvalidRequest
+from service.web.appkeys import SETTINGS, TOKEN_ENDPOINT
+from service.web.errors import no_store_json
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+def _from_json(raw: bytes) -> dict[str, str]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidRequest(hint="The body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(hint="The body must be a JSON object")
+    params: dict[str, str] = {}
+    for key, value in body.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidRequest.parameter(key)
+        params[key] = value
+    return params
+
+
+def _from_form(raw: bytes) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise InvalidRequest(hint="The body is not valid UTF-8") from None
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params:  # RFC 6749 §3.2: parameters MUST NOT be repeated
+            raise InvalidRequest.parameter(key)
+        params[key] = value
+    return params
+
+
+async def read_params(request: web.Request) -> dict[str, str]:
+    raw = await request.read()
+    if request.content_type == JSON:
+        return _from_json(raw)
+    if request.content_type == FORM:
+        return _from_form(raw)
+    raise InvalidRequest(hint=f"Send the parameters as {FORM} or {JSON}")
+
+
+def read_basic(request: web.Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise InvalidClient()
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient(basic=True) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not client_id:
+        raise InvalidClient(basic=True)
+    # RFC 6749 §2.3.1: both parts are form-encoded before base64.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+async def token(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    issued = await request.app[TOKEN_ENDPOINT].token(params, read_basic(request))
+    body: dict[str, str | int] = {
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "access_token": issued.access_token,
+    }
+    if issued.refresh_token is not None:
+        body["refresh_token"] = issued.refresh_token
+    return no_store_json(body)
+
+
+async def preflight(request: web.Request) -> web.Response:
+    origin = request.headers.get("Origin", "")
+    if origin not in request.app[SETTINGS].cors.origins:
+        return web.Response(status=403, headers={"Vary": "Origin"})
+    return web.Response(
+        status=204,
+        headers={
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "600",
+            "Vary": "Origin",
+        },
+    )
+
+
+async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    origin = request.headers.get("Origin")
+    if origin and request.path == "/oauth2-token" and origin in request.app[SETTINGS].cors.origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [web.post("/oauth2-token", token), web.options("/oauth2-token", preflight)]

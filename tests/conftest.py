@@ -1,0 +1,215 @@
+"""The real app on real stores: Postgres and Redis from TEST_DATABASE_URL / TEST_REDIS_URL,
+or embedded servers this suite starts itself. One throwaway database per run, built by the
+real migrations; one Redis key prefix per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from service import embedded
+from service.app import create_app
+from service.config import Settings, replace
+from service.oauth import keys
+from service.oauth.clients import digest, new_client_id, new_secret
+from service.oauth.passwords import Passwords
+from service.store.clients import Client, ClientRepository
+from service.store.pg import migrate
+from service.store.users import User, UserRepository
+
+# Cheap argon2 parameters keep the suite fast; test_passwords checks the real defaults.
+FAST_HASHING = {"memory_cost": 1024, "time_cost": 1, "parallelism": 1, "threads": 2}
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or embedded.postgres(
+        tmp_path_factory.mktemp("postgres")
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    name = f"oauth_test_{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(postgres_server_url)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        conn = await asyncpg.connect(_with_database(postgres_server_url, name))
+        await migrate(conn)
+        await conn.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(postgres_server_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    asyncio.run(create())
+    yield _with_database(postgres_server_url, name)
+    asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("TEST_REDIS_URL") or embedded.redis(
+        tmp_path_factory.mktemp("redis"), persist=False
+    )
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("keys")
+    keys.generate(folder, "RS256")
+    return folder
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def settings(
+    database_url: str, redis_url: str, keys_dir: Path, redis: Redis
+) -> AsyncIterator[Settings]:
+    prefix = f"test:{secrets.token_hex(4)}:"
+    yield replace(
+        Settings(),
+        database={"url": database_url, "pool_min_size": 1, "pool_max_size": 5},
+        redis={"url": redis_url, "key_prefix": prefix},
+        tokens={"keys_dir": str(keys_dir), "issuer": "https://auth.test"},
+        password_hashing=FAST_HASHING,
+    )
+    keys_left = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
+    if keys_left:
+        await redis.delete(*keys_left)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    await pool.execute(
+        "TRUNCATE users, customer_users, customer_visitors, oauth_clients RESTART IDENTITY CASCADE"
+    )
+    yield pool
+    await pool.close()
+
+
+@dataclass
+class Seeded:
+    client_id: str
+    client_secret: str | None
+
+
+@dataclass
+class Factory:
+    pool: asyncpg.Pool
+    passwords: Passwords
+
+    async def user(
+        self,
+        username: str = "admin",
+        password: str = "s3cret-pass",
+        email: str | None = None,
+        enabled: bool = True,
+    ) -> User:
+        password_hash = await self.passwords.hash(password)
+        user = await UserRepository(self.pool).create(
+            username, email or f"{username}@example.com", password_hash, "First", "Last"
+        )
+        if not enabled:
+            await self.pool.execute("UPDATE users SET enabled = false WHERE id = $1", user.id)
+        return user
+
+    async def client(
+        self,
+        audience: str = "backoffice",
+        grants: tuple[str, ...] = ("password", "refresh_token"),
+        confidential: bool = True,
+        active: bool = True,
+        owner_user_id: int | None = None,
+    ) -> Seeded:
+        secret = new_secret() if confidential else None
+        client = await ClientRepository(self.pool).create(
+            Client(
+                client_id=new_client_id(),
+                secret_digest=digest(secret) if secret else None,
+                name=f"{audience} client",
+                audience=audience,
+                grants=grants,
+                active=active,
+                confidential=confidential,
+                owner_user_id=owner_user_id,
+                owner_customer_user_id=None,
+            )
+        )
+        return Seeded(client.client_id, secret)
+
+
+@pytest.fixture
+async def factory(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[Factory]:
+    passwords = Passwords(settings.password_hashing)
+    yield Factory(pool, passwords)
+    passwords.close()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    settings: Settings,
+    pool: asyncpg.Pool,
+) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def seeded(factory: Factory) -> Seeded:
+    """A back-office client and the user `admin` / `s3cret-pass`."""
+    await factory.user()
+    return await factory.client()
+
+
+async def password_grant(
+    client: TestClient[Any, Any], seeded: Seeded, **overrides: str
+) -> dict[str, Any]:
+    body = {
+        "grant_type": "password",
+        "client_id": seeded.client_id,
+        "client_secret": seeded.client_secret or "",
+        "username": "admin",
+        "password": "s3cret-pass",
+        **overrides,
+    }
+    response = await client.post("/oauth2-token", json=body)
+    assert response.status == 200, await response.text()
+    data: dict[str, Any] = await response.json()
+    return data
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """The payload of a JWT, unverified: for asserting on what the server issued."""
+    import base64
+    import json
+
+    payload = token.split(".")[1]
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return data
