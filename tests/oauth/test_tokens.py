@@ -1,0 +1,153 @@
+"""Minting and reading JWTs: types, issuer, clock, algorithms and forged tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pytest
+from joserfc.jwk import RSAKey
+
+from service.config import TokenSettings
+from service.oauth import keys
+from service.oauth.errors import InvalidToken
+from service.oauth.keys import KeyRing
+from service.oauth.tokens import TokenCodec
+
+NOW = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ring(keys_dir: Path) -> KeyRing:
+    return KeyRing.load(keys_dir)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def codec(ring: KeyRing, clock: Clock) -> TokenCodec:
+    return TokenCodec(ring, TokenSettings(issuer="https://auth.test", leeway=5), clock)
+
+
+def b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_round_trip(codec: TokenCodec) -> None:
+    issued = codec.mint("client-1", "admin", "backoffice")
+    claims = codec.read_access(issued.access_token)
+    assert (claims.client_id, claims.subject, claims.realm) == ("client-1", "admin", "backoffice")
+    assert claims.jti == issued.access.jti
+    assert claims.expires_at == int(NOW) + 3600
+    assert issued.refresh_token is not None
+    refresh = codec.read_refresh(issued.refresh_token)
+    assert refresh.family == claims.family
+    assert refresh.jti == issued.refresh.jti if issued.refresh else False
+
+
+def test_without_refresh(codec: TokenCodec) -> None:
+    issued = codec.mint("c", "s", "backoffice", with_refresh=False)
+    assert issued.refresh_token is None and issued.refresh is None
+
+
+def test_types_do_not_substitute(codec: TokenCodec) -> None:
+    issued = codec.mint("c", "s", "backoffice")
+    assert issued.refresh_token
+    with pytest.raises(InvalidToken):
+        codec.read_access(issued.refresh_token)
+    with pytest.raises(InvalidToken):
+        codec.read_refresh(issued.access_token)
+
+
+def test_expiry_with_leeway(codec: TokenCodec, clock: Clock) -> None:
+    token = codec.mint("c", "s", "backoffice").access_token
+    clock.now = NOW + 3600 + 4
+    codec.read_access(token)
+    clock.now = NOW + 3600 + 6
+    with pytest.raises(InvalidToken):
+        codec.read_access(token)
+
+
+def test_not_yet_valid(codec: TokenCodec, clock: Clock) -> None:
+    token = codec.mint("c", "s", "backoffice").access_token
+    clock.now = NOW - 60
+    with pytest.raises(InvalidToken):
+        codec.read_access(token)
+
+
+def test_other_issuer_is_refused(ring: KeyRing, clock: Clock, codec: TokenCodec) -> None:
+    other = TokenCodec(ring, TokenSettings(issuer="https://evil.test"), clock)
+    with pytest.raises(InvalidToken):
+        codec.read_access(other.mint("c", "s", "backoffice").access_token)
+
+
+def test_alg_none_is_refused(codec: TokenCodec) -> None:
+    token = codec.mint("c", "s", "backoffice").access_token
+    _, payload, _ = token.split(".")
+    forged = f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{payload}."
+    with pytest.raises(InvalidToken):
+        codec.read_access(forged)
+
+
+def test_hs256_with_the_public_key_as_secret_is_refused(codec: TokenCodec, ring: KeyRing) -> None:
+    payload = codec.mint("c", "s", "backoffice").access_token.split(".")[1]
+    public_pem = RSAKey.import_key(ring.signing.as_dict(private=False)).as_pem()
+    header = b64({"alg": "HS256", "typ": "at+jwt", "kid": ring.signing.kid})
+    mac = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    signature = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    with pytest.raises(InvalidToken):
+        codec.read_access(f"{header}.{payload}.{signature}")
+
+
+def test_token_from_an_unknown_key_is_refused(
+    codec: TokenCodec, tmp_path: Path, clock: Clock
+) -> None:
+    keys.generate(tmp_path, "RS256")
+    stranger = TokenCodec(KeyRing.load(tmp_path), TokenSettings(issuer="https://auth.test"), clock)
+    with pytest.raises(InvalidToken):
+        codec.read_access(stranger.mint("c", "s", "backoffice").access_token)
+
+
+@pytest.mark.parametrize("garbage", ["", "a", "a.b", "a.b.c", "....", "é.é.é", "x" * 10_000])
+def test_garbage_is_refused(codec: TokenCodec, garbage: str) -> None:
+    with pytest.raises(InvalidToken):
+        codec.read_access(garbage)
+
+
+def test_newest_key_signs_and_older_keys_still_verify(tmp_path: Path, clock: Clock) -> None:
+    keys.generate(tmp_path, "RS256")
+    old = TokenCodec(KeyRing.load(tmp_path), TokenSettings(), clock)
+    old_token = old.mint("c", "s", "backoffice").access_token
+    new_kid = keys.generate(tmp_path, "ES256")
+    ring = KeyRing.load(tmp_path)
+    assert ring.signing.kid == new_kid
+    new = TokenCodec(ring, TokenSettings(), clock)
+    assert new.read_access(old_token).subject == "s"
+    new_token = new.mint("c", "s", "backoffice").access_token
+    assert json.loads(base64.urlsafe_b64decode(new_token.split(".")[0] + "=="))["alg"] == "ES256"
+    assert new.read_access(new_token).subject == "s"
+
+
+def test_private_keys_are_written_owner_only(tmp_path: Path) -> None:
+    keys.generate(tmp_path, "RS256")
+    [pem] = tmp_path.glob("*.pem")
+    assert pem.stat().st_mode & 0o077 == 0
+
+
+def test_empty_keys_folder_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(keys.KeyFileError, match=r"tokens\.keys_dir"):
+        KeyRing.load(tmp_path)

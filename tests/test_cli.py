@@ -1,0 +1,154 @@
+"""python -m service: migrate, keys generate, users create, clients create, config errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import yaml
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str, redis_url: str) -> Path:
+    path = tmp_path / "config.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "database": {"url": database_url},
+                "redis": {"url": redis_url},
+                "tokens": {"keys_dir": str(tmp_path / "keys")},
+                "server": {"var_dir": str(tmp_path / "var")},
+            }
+        )
+    )
+    return path
+
+
+def cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", "--config", str(config), "--json", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+async def test_migrate_is_idempotent_and_recorded(config: Path, database_url: str) -> None:
+    assert ok(cli(config, "migrate")) == {"applied": []}  # the suite's database is migrated
+    conn = await asyncpg.connect(database_url)
+    versions = await conn.fetch("SELECT version, name FROM schema_migrations")
+    await conn.close()
+    assert [(r["version"], r["name"]) for r in versions] == [(1, "0001_initial.sql")]
+
+
+def test_keys_generate(config: Path, tmp_path: Path) -> None:
+    kid = ok(cli(config, "keys", "generate"))["kid"]
+    [pem] = (tmp_path / "keys").glob("*.pem")
+    assert pem.stat().st_mode & 0o777 == 0o600
+    assert len(kid) == 43
+
+
+async def test_users_create_reads_the_password_from_stdin(config: Path, pool: asyncpg.Pool) -> None:
+    user = ok(
+        cli(
+            config,
+            "users",
+            "create",
+            "--username",
+            "jane",
+            "--email",
+            "jane@example.com",
+            "--password-stdin",
+            stdin="correct horse battery\n",
+        )
+    )
+    assert user["username"] == "jane"
+    stored = await pool.fetchval("SELECT password_hash FROM users WHERE id = $1", user["id"])
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert "correct horse" not in stored
+
+    again = cli(
+        config,
+        "users",
+        "create",
+        "--username",
+        "jane",
+        "--email",
+        "j2@example.com",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
+    assert again.returncode == 2
+    assert "already taken" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_users_create_refuses_a_short_password(config: Path, pool: asyncpg.Pool) -> None:
+    result = cli(
+        config,
+        "users",
+        "create",
+        "--username",
+        "x",
+        "--email",
+        "x@example.com",
+        "--password-stdin",
+        stdin="short\n",
+    )
+    assert result.returncode == 2
+    assert "8 characters" in result.stderr
+
+
+async def test_clients_create_prints_the_secret_once_and_stores_a_digest(
+    config: Path, pool: asyncpg.Pool
+) -> None:
+    client = ok(cli(config, "clients", "create", "--name", "shop"))
+    assert client["audience"] == "backoffice"
+    assert client["grants"] == ["password", "refresh_token"]
+    assert len(client["client_secret"]) >= 43  # 256 bits, base64url
+    row = await pool.fetchrow(
+        "SELECT secret_digest, confidential FROM oauth_clients WHERE client_id = $1",
+        client["client_id"],
+    )
+    assert row["confidential"]
+    assert bytes(row["secret_digest"]) == hashlib.sha256(client["client_secret"].encode()).digest()
+
+    public = ok(cli(config, "clients", "create", "--name", "spa", "--public"))
+    assert public["client_secret"] is None
+
+    bad = cli(config, "clients", "create", "--name", "x", "--grants", "password,implicit")
+    assert bad.returncode == 2
+    assert "implicit" in bad.stderr
+
+
+def test_a_bad_config_stops_with_the_key_named(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("tokens:\n  access_token_lifetime: -5\n")
+    result = cli(path, "migrate")
+    assert result.returncode == 2
+    assert "tokens.access_token_lifetime" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("database:\n  url: postgresql://nobody@127.0.0.1:1/x\n  timeout: 2\n")
+    result = cli(path, "migrate")
+    assert result.returncode == 2
+    assert "database.url" in result.stderr

@@ -1,0 +1,43 @@
+"""End to end on a real socket: Authlib's OAuth2 client fetches a token with the password
+grant, then calls the API with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+from service.app import create_app
+from service.config import Settings
+from tests.conftest import Seeded
+
+
+async def test_authlib_password_grant_then_api(
+    aiohttp_server: Any, settings: Settings, seeded: Seeded
+) -> None:
+    server = await aiohttp_server(create_app(settings))
+    base = f"http://{server.host}:{server.port}"
+
+    async with AsyncOAuth2Client(
+        seeded.client_id, seeded.client_secret, token_endpoint_auth_method="client_secret_basic"
+    ) as oauth:
+        token = await oauth.fetch_token(
+            f"{base}/oauth2-token", username="admin", password="s3cret-pass"
+        )
+        assert token["token_type"] == "Bearer"
+        assert token["expires_in"] == 3600
+        assert token["refresh_token"]
+
+        response = await oauth.get(
+            f"{base}/api/users", headers={"Accept": "application/vnd.api+json"}
+        )
+        assert response.status_code == 200
+        assert response.json()["data"][0]["attributes"]["username"] == "admin"
+
+    async with AsyncOAuth2Client(seeded.client_id, "wrong-secret") as oauth:
+        try:
+            await oauth.fetch_token(f"{base}/oauth2-token", username="admin", password="x")
+        except Exception as exc:  # authlib raises OAuthError carrying the server's error code
+            assert getattr(exc, "error", None) == "invalid_client"
+        else:
+            raise AssertionError("a wrong secret must not get a token")

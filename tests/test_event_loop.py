@@ -1,0 +1,68 @@
+"""Password hashing never blocks the event loop: an API call made while a password grant
+is hashing answers before that grant does."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from service.app import create_app
+from service.config import Settings, replace
+from service.oauth.passwords import Passwords
+from service.web.appkeys import PASSWORDS
+from tests.conftest import Factory
+
+# Deliberately slow (about half a second per verify) so the window is wide.
+SLOW = {"memory_cost": 19456, "time_cost": 24, "parallelism": 1, "threads": 1}
+
+
+async def test_api_answers_while_a_password_is_verifying(
+    aiohttp_client: Any, settings: Settings, factory: Factory
+) -> None:
+    slow = replace(settings, password_hashing=SLOW)
+    hasher = Passwords(slow.password_hashing)
+    password_hash = await hasher.hash("s3cret-pass")
+    hasher.close()
+    user = await factory.user("admin")
+    await factory.pool.execute(
+        "UPDATE users SET password_hash = $1 WHERE id = $2", password_hash, user.id
+    )
+    seeded = await factory.client()
+    app = create_app(slow)
+    client = await aiohttp_client(app)
+    login = {
+        "grant_type": "password",
+        "client_id": seeded.client_id,
+        "client_secret": seeded.client_secret,
+        "username": "admin",
+        "password": "s3cret-pass",
+    }
+    first = await client.post("/oauth2-token", json=login)
+    token = (await first.json())["access_token"]
+
+    finished: list[str] = []
+
+    async def password_grant() -> None:
+        response = await client.post("/oauth2-token", json=login)
+        assert response.status == 200
+        finished.append("password grant")
+
+    grant = asyncio.create_task(password_grant())
+
+    async def hashing_started() -> None:
+        # Polls a counter: there is no event to wait on.
+        while app[PASSWORDS].in_flight == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+
+    # If hashing ran on the loop, nothing could observe it in flight and this would time out.
+    await asyncio.wait_for(hashing_started(), timeout=10)
+    response = await client.get(
+        "/api/users",
+        headers={"Accept": "application/vnd.api+json", "Authorization": f"Bearer {token}"},
+    )
+    assert response.status == 200
+    finished.append("api call")
+    assert app[PASSWORDS].in_flight == 1, "the grant should still be hashing"
+    await grant
+
+    assert finished == ["api call", "password grant"]
