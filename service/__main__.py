@@ -118,6 +118,7 @@ def parser() -> argparse.ArgumentParser:
     cc.add_argument("--grants", default="password,refresh_token", help="comma-separated")
     cc.add_argument("--public", action="store_true", help="no secret (not for servers)")
     cc.add_argument("--owner-user", help="back-office username the client acts as")
+    cc.add_argument("--owner-customer-user", help="customer user email the client acts as")
     u = sub.add_parser("users", help="back-office users").add_subparsers(
         dest="action", required=True
     )
@@ -127,6 +128,15 @@ def parser() -> argparse.ArgumentParser:
     uc.add_argument("--first-name", default="")
     uc.add_argument("--last-name", default="")
     uc.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    cu = sub.add_parser("customer-users", help="storefront customer users")
+    cuc = cu.add_subparsers(dest="action", required=True).add_parser(
+        "create", help="create a customer user; the password is read from stdin"
+    )
+    cuc.add_argument("--email", required=True, help="the login, matched case-insensitively")
+    cuc.add_argument("--first-name", default="")
+    cuc.add_argument("--last-name", default="")
+    cuc.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sub.add_parser("cleanup", help="delete customer visitors whose tokens have all expired")
     return p
 
 
@@ -144,34 +154,52 @@ def main(argv: list[str] | None = None) -> int:
 def dispatch(args: Any, settings: Settings) -> int:
     if args.command == "serve":
         server: dict[str, Any] = {k: v for k in ("host", "port") if (v := getattr(args, k))}
-        settings = commands.with_embedded(replace(settings, server=server))
-        serve(settings)
-    elif args.command == "dev":
+        serve(commands.with_embedded(replace(settings, server=server)))
+        return 0
+    if args.command == "dev":
         dev(settings)
-    elif args.command == "keys":
+        return 0
+    if args.command == "keys":
         kid = commands.generate_key(settings, args.algorithm)
         out(args.json, {"kid": kid}, f"generated key {kid}")
-    else:
-        settings = commands.with_embedded(settings)
-        if args.command == "migrate":
-            applied = run(commands.migrate(settings))
-            out(args.json, {"applied": applied}, "\n".join(applied) or "up to date")
-        elif args.command == "users":
-            password = commands.read_password(args.password_stdin)
-            user = run(
-                commands.create_user(
-                    settings, args.username, args.email, password, args.first_name, args.last_name
-                )
+        return 0
+    settings = commands.with_embedded(settings)
+    if args.command == "migrate":
+        applied = run(commands.migrate(settings))
+        out(args.json, {"applied": applied}, "\n".join(applied) or "up to date")
+    elif args.command == "users":
+        password = commands.read_password(args.password_stdin)
+        user = run(
+            commands.create_user(
+                settings, args.username, args.email, password, args.first_name, args.last_name
             )
-            out(args.json, user, f"created user {user['id']} {user['username']}")
-        elif args.command == "clients":
-            grants = tuple(g.strip() for g in args.grants.split(",") if g.strip())
-            client = run(
-                commands.create_client(
-                    settings, args.name, args.audience, grants, args.public, args.owner_user
-                )
+        )
+        out(args.json, user, f"created user {user['id']} {user['username']}")
+    elif args.command == "customer-users":
+        password = commands.read_password(args.password_stdin)
+        customer = run(
+            commands.create_customer_user(
+                settings, args.email, password, args.first_name, args.last_name
             )
-            out(args.json, client, "\n".join(f"{k}: {v}" for k, v in client.items()))
+        )
+        out(args.json, customer, f"created customer user {customer['id']} {customer['email']}")
+    elif args.command == "cleanup":
+        result = run(commands.cleanup(settings))
+        out(args.json, result, f"deleted {result['deleted_visitors']} expired visitors")
+    elif args.command == "clients":
+        grants = tuple(g.strip() for g in args.grants.split(",") if g.strip())
+        client = run(
+            commands.create_client(
+                settings,
+                args.name,
+                args.audience,
+                grants,
+                args.public,
+                args.owner_user,
+                args.owner_customer_user,
+            )
+        )
+        out(args.json, client, "\n".join(f"{k}: {v}" for k, v in client.items()))
     return 0
 
 

@@ -19,6 +19,7 @@ from service.oauth.clients import digest, new_client_id, new_secret
 from service.oauth.passwords import Passwords
 from service.store import pg
 from service.store.clients import Client, ClientRepository
+from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.errors import StoreError
 from service.store.users import UserRepository
 
@@ -83,15 +84,26 @@ def ensure_key(settings: Settings) -> str | None:
     return generate_key(settings, None)
 
 
+async def _hash(settings: Settings, password: str) -> str:
+    passwords = Passwords(settings.password_hashing)
+    try:
+        return await passwords.hash(password)
+    finally:
+        passwords.close()
+
+
+async def _pool(settings: Settings) -> asyncpg.Pool:
+    try:
+        return await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
+    except StoreError as exc:
+        raise CommandError(f"database.url: cannot connect ({exc})") from None
+
+
 async def create_user(
     settings: Settings, username: str, email: str, password: str, first: str, last: str
 ) -> dict[str, Any]:
-    passwords = Passwords(settings.password_hashing)
-    try:
-        password_hash = await passwords.hash(password)
-    finally:
-        passwords.close()
-    pool = await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
+    password_hash = await _hash(settings, password)
+    pool = await _pool(settings)
     try:
         user = await UserRepository(pool).create(username, email, password_hash, first, last)
     except StoreError as exc:
@@ -101,6 +113,31 @@ async def create_user(
     return {"id": user.id, "username": user.username, "email": user.email}
 
 
+async def create_customer_user(
+    settings: Settings, email: str, password: str, first: str, last: str
+) -> dict[str, Any]:
+    password_hash = await _hash(settings, password)
+    pool = await _pool(settings)
+    try:
+        customer = await CustomerUserRepository(pool).create(email, password_hash, first, last)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await pool.close()
+    return {"id": customer.id, "email": customer.email}
+
+
+async def cleanup(settings: Settings) -> dict[str, Any]:
+    pool = await _pool(settings)
+    try:
+        deleted = await VisitorRepository(pool).delete_expired()
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await pool.close()
+    return {"deleted_visitors": deleted}
+
+
 async def create_client(
     settings: Settings,
     name: str,
@@ -108,19 +145,27 @@ async def create_client(
     grants: tuple[str, ...],
     public: bool,
     owner_username: str | None,
+    owner_email: str | None = None,
 ) -> dict[str, Any]:
     unknown = set(grants) - set(GRANTS)
     if unknown:
         raise CommandError(f"--grants: unknown {', '.join(sorted(unknown))}")
     secret = None if public else new_secret()
-    pool = await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
+    if owner_username and owner_email:
+        raise CommandError("--owner-user and --owner-customer-user: give one owner at most")
+    pool = await _pool(settings)
     try:
-        owner_id = None
+        owner_id = customer_owner_id = None
         if owner_username is not None:
             owner = await UserRepository(pool).find_for_login(owner_username)
             if owner is None:
                 raise CommandError(f"--owner-user: no user {owner_username!r}")
             owner_id = owner.id
+        if owner_email is not None:
+            customer = await CustomerUserRepository(pool).find_by_email(owner_email)
+            if customer is None:
+                raise CommandError(f"--owner-customer-user: no customer user {owner_email!r}")
+            customer_owner_id = customer.id
         client = await ClientRepository(pool).create(
             Client(
                 client_id=new_client_id(),
@@ -131,7 +176,7 @@ async def create_client(
                 active=True,
                 confidential=not public,
                 owner_user_id=owner_id,
-                owner_customer_user_id=None,
+                owner_customer_user_id=customer_owner_id,
             )
         )
     except StoreError as exc:

@@ -78,6 +78,11 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class MaintenanceSettings:
+    cleanup_interval: int = 3600
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -86,6 +91,7 @@ class Settings:
     password_hashing: PasswordHashingSettings = field(default_factory=PasswordHashingSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
@@ -133,6 +139,8 @@ def _validate(s: Settings) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
+    if s.maintenance.cleanup_interval < 0:
+        raise ConfigError("maintenance.cleanup_interval: must be 0 (off) or positive")
     if s.database.pool_min_size > s.database.pool_max_size:
         raise ConfigError("database.pool_min_size: larger than database.pool_max_size")
     if s.password_hashing.memory_cost < 8 * s.password_hashing.parallelism:

@@ -25,6 +25,7 @@ from service.oauth import keys
 from service.oauth.clients import digest, new_client_id, new_secret
 from service.oauth.passwords import Passwords
 from service.store.clients import Client, ClientRepository
+from service.store.customers import CustomerUser, CustomerUserRepository
 from service.store.pg import migrate
 from service.store.users import User, UserRepository
 
@@ -98,6 +99,7 @@ async def settings(
         redis={"url": redis_url, "key_prefix": prefix},
         tokens={"keys_dir": str(keys_dir), "issuer": "https://auth.test"},
         password_hashing=FAST_HASHING,
+        maintenance={"cleanup_interval": 0},
     )
     keys_left = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
     if keys_left:
@@ -140,6 +142,17 @@ class Factory:
             await self.pool.execute("UPDATE users SET enabled = false WHERE id = $1", user.id)
         return user
 
+    async def customer(
+        self, email: str = "buyer@shop.example", password: str = "buyer-pass", enabled: bool = True
+    ) -> CustomerUser:
+        password_hash = await self.passwords.hash(password)
+        customer = await CustomerUserRepository(self.pool).create(email, password_hash, "B", "Uyer")
+        if not enabled:
+            await self.pool.execute(
+                "UPDATE customer_users SET enabled = false WHERE id = $1", customer.id
+            )
+        return customer
+
     async def client(
         self,
         audience: str = "backoffice",
@@ -147,6 +160,7 @@ class Factory:
         confidential: bool = True,
         active: bool = True,
         owner_user_id: int | None = None,
+        owner_customer_user_id: int | None = None,
     ) -> Seeded:
         secret = new_secret() if confidential else None
         client = await ClientRepository(self.pool).create(
@@ -159,7 +173,7 @@ class Factory:
                 active=active,
                 confidential=confidential,
                 owner_user_id=owner_user_id,
-                owner_customer_user_id=None,
+                owner_customer_user_id=owner_customer_user_id,
             )
         )
         return Seeded(client.client_id, secret)
@@ -188,21 +202,31 @@ async def seeded(factory: Factory) -> Seeded:
     return await factory.client()
 
 
-async def password_grant(
-    client: TestClient[Any, Any], seeded: Seeded, **overrides: str
+async def grant(
+    client: TestClient[Any, Any], seeded: Seeded, grant_type: str, **params: str
 ) -> dict[str, Any]:
+    """A successful token request's body (the test fails on any other answer)."""
     body = {
-        "grant_type": "password",
+        "grant_type": grant_type,
         "client_id": seeded.client_id,
         "client_secret": seeded.client_secret or "",
-        "username": "admin",
-        "password": "s3cret-pass",
-        **overrides,
+        **params,
     }
     response = await client.post("/oauth2-token", json=body)
     assert response.status == 200, await response.text()
     data: dict[str, Any] = await response.json()
     return data
+
+
+async def password_grant(
+    client: TestClient[Any, Any], seeded: Seeded, **overrides: str
+) -> dict[str, Any]:
+    params = {"username": "admin", "password": "s3cret-pass", **overrides}
+    return await grant(client, seeded, "password", **params)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Accept": "application/vnd.api+json", "Authorization": f"Bearer {token}"}
 
 
 def claims_of(token: str) -> dict[str, Any]:

@@ -6,45 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from service.oauth.errors import InvalidToken
 from service.oauth.tokens import Claims
 from service.store.users import User
 from service.web import jsonapi
-from service.web.appkeys import BEARER, SETTINGS, USERS
+from service.web.appkeys import SETTINGS, USERS
+from service.web.auth import bearer
 
-CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 MAX_PAGE_SIZE = 100
-
-
-class ApiError(Exception):
-    """Carries the JSON:API error answer out of a helper."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-async def authenticate(request: web.Request, realm: str) -> Claims:
-    if "access_token" in request.query:
-        raise ApiError(
-            jsonapi.error(
-                400,
-                "invalid_request",
-                "Send the token in the Authorization header, not the query string.",
-                {"WWW-Authenticate": 'Bearer error="invalid_request"'},
-            )
-        )
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    try:
-        if scheme.lower() != "bearer":
-            raise InvalidToken("no bearer token")
-        return await request.app[BEARER].verify(token.strip(), realm)
-    except InvalidToken:
-        raise ApiError(
-            jsonapi.error(
-                401, "invalid_token", "The access token is missing, invalid or expired.", CHALLENGE
-            )
-        ) from None
 
 
 def _user(user: User) -> dict[str, Any]:
@@ -62,24 +30,22 @@ def _user(user: User) -> dict[str, Any]:
     }
 
 
-def _page_param(request: web.Request, name: str, default: int, maximum: int) -> int:
+def _page_param(request: web.Request, name: str, default: int, maximum: int) -> int | None:
     raw = request.query.get(f"page[{name}]")
     if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ApiError(
-            jsonapi.error(400, "invalid page", f"page[{name}] must be an integer in 1..{maximum}")
-        )
+        return None
     return int(raw)
 
 
-async def list_users(request: web.Request) -> web.Response:
-    try:
-        await authenticate(request, "backoffice")
-        size = _page_param(request, "size", 10, MAX_PAGE_SIZE)
-        number = _page_param(request, "number", 1, 1_000_000)
-    except ApiError as exc:
-        return exc.response
+@bearer("backoffice")
+async def list_users(request: web.Request, claims: Claims) -> web.Response:
+    size = _page_param(request, "size", 10, MAX_PAGE_SIZE)
+    number = _page_param(request, "number", 1, 1_000_000)
+    if size is None or number is None:
+        detail = f"page[size] must be in 1..{MAX_PAGE_SIZE}, page[number] a positive integer"
+        return jsonapi.error(400, "invalid page", detail)
     users, total = await request.app[USERS].page((number - 1) * size, size)
     base = f"{request.app[SETTINGS].api.backoffice_prefix}/users?page[size]={size}"
     links = {"self": f"{base}&page[number]={number}"}
@@ -92,11 +58,8 @@ async def list_users(request: web.Request) -> web.Response:
     )
 
 
-async def get_user(request: web.Request) -> web.Response:
-    try:
-        await authenticate(request, "backoffice")
-    except ApiError as exc:
-        return exc.response
+@bearer("backoffice")
+async def get_user(request: web.Request, claims: Claims) -> web.Response:
     user_id = int(request.match_info["id"])
     user = await request.app[USERS].get(user_id) if user_id < 2**63 else None
     if user is None:

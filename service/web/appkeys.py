@@ -10,6 +10,7 @@ from service.config import Settings
 from service.oauth.bearer import BearerVerifier
 from service.oauth.grants import TokenEndpoint
 from service.oauth.passwords import Passwords
+from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.users import UserRepository
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -19,3 +20,5 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 TOKEN_ENDPOINT = web.AppKey("token_endpoint", TokenEndpoint)
 BEARER = web.AppKey("bearer", BearerVerifier)
 USERS = web.AppKey("users", UserRepository)
+CUSTOMERS = web.AppKey("customers", CustomerUserRepository)
+VISITORS = web.AppKey("visitors", VisitorRepository)

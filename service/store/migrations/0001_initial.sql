@@ -16,7 +16,9 @@ CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 
 CREATE TABLE customer_users (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    email         text NOT NULL CHECK (length(email) BETWEEN 3 AND 255 AND email LIKE '%_@_%'),
+    -- A customer user's token subject is its email; "visitor:" subjects belong to guests.
+    email         text NOT NULL CHECK (length(email) BETWEEN 3 AND 255 AND email LIKE '%_@_%'
+                                       AND email NOT LIKE 'visitor:%'),
     first_name    text NOT NULL DEFAULT '',
     last_name     text NOT NULL DEFAULT '',
     password_hash text NOT NULL,
