@@ -44,7 +44,11 @@ class PasswordGrant:
     async def respond(self, client: Client, params: Mapping[str, str]) -> Issued:
         username, password = required(params, "username"), required(params, "password")
         subject = await self._owners.authenticate(client.audience, username, password)
-        issued = self._codec.mint(client.client_id, subject, client.audience)
+        # A refresh token only for clients allowed to use it.
+        with_refresh = RefreshTokenGrant.grant_type in client.grants
+        issued = self._codec.mint(
+            client.client_id, subject, client.audience, with_refresh=with_refresh
+        )
         try:
             await self._store.record(issued.access, issued.refresh)
         except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 
@@ -9,7 +10,7 @@ import fakeredis
 import pytest
 from redis.asyncio import Redis
 
-from service.store.tokens import TokenRecord, TokenStore
+from service.store.tokens import Rotation, TokenRecord, TokenStore
 
 
 @pytest.fixture(params=["fakeredis", "real"])
@@ -86,7 +87,63 @@ async def test_expired_records_disappear(store: TokenStore, backend: Redis) -> N
     await store.record(access, None)
     key = store.access_key(access.family, access.jti)
     await backend.pexpire(key, 1)
-    import asyncio
-
     await asyncio.sleep(0.05)
     assert not await store.access_alive(access.family, access.jti)
+
+
+def next_pair(previous: TokenRecord) -> tuple[TokenRecord, TokenRecord]:
+    return (
+        TokenRecord(previous.family, secrets.token_urlsafe(16), 60),
+        TokenRecord(previous.family, secrets.token_urlsafe(16), 600),
+    )
+
+
+async def test_rotation_replaces_the_pair(store: TokenStore) -> None:
+    access, refresh = pair()
+    await store.record(access, refresh)
+    new_access, new_refresh = next_pair(refresh)
+
+    assert await store.rotate(refresh.jti, new_access, new_refresh) is Rotation.ROTATED
+    assert not await store.access_alive(access.family, access.jti)
+    assert not await store.refresh_alive(refresh.family, refresh.jti)
+    assert await store.access_alive(new_access.family, new_access.jti)
+    assert await store.refresh_alive(new_refresh.family, new_refresh.jti)
+
+
+async def test_reuse_revokes_the_family(store: TokenStore) -> None:
+    access, refresh = pair()
+    await store.record(access, refresh)
+    new_access, new_refresh = next_pair(refresh)
+    await store.rotate(refresh.jti, new_access, new_refresh)
+
+    thief_access, thief_refresh = next_pair(refresh)
+    assert await store.rotate(refresh.jti, thief_access, thief_refresh) is Rotation.REUSED
+    for record in (new_access, thief_access):
+        assert not await store.access_alive(record.family, record.jti)
+    assert not await store.refresh_alive(new_refresh.family, new_refresh.jti)
+    assert await store.rotate(new_refresh.jti, *next_pair(refresh)) is Rotation.UNKNOWN
+
+
+async def test_unknown_family_does_not_rotate(store: TokenStore) -> None:
+    _, refresh = pair()
+    new_access, new_refresh = next_pair(refresh)
+    assert await store.rotate(refresh.jti, new_access, new_refresh) is Rotation.UNKNOWN
+    assert not await store.access_alive(new_access.family, new_access.jti)
+
+
+async def test_concurrent_rotations_of_one_token_have_one_winner(store: TokenStore) -> None:
+    access, refresh = pair()
+    await store.record(access, refresh)
+    outcomes = await asyncio.gather(
+        *(store.rotate(refresh.jti, *next_pair(refresh)) for _ in range(20))
+    )
+    assert outcomes.count(Rotation.ROTATED) == 1
+
+
+async def test_revoke_family(store: TokenStore) -> None:
+    access, refresh = pair()
+    await store.record(access, refresh)
+    assert await store.revoke_family(refresh.family)
+    assert not await store.access_alive(access.family, access.jti)
+    assert not await store.refresh_alive(refresh.family, refresh.jti)
+    assert not await store.revoke_family(refresh.family)
