@@ -152,3 +152,35 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     result = cli(path, "migrate")
     assert result.returncode == 2
     assert "database.url" in result.stderr
+
+
+async def test_customer_users_and_storefront_clients(config: Path, pool: asyncpg.Pool) -> None:
+    customer = ok(
+        cli(
+            config,
+            "customer-users",
+            "create",
+            "--email",
+            "Buyer@Shop.example",
+            "--password-stdin",
+            stdin="buyer-password\n",
+        )
+    )
+    assert customer["email"] == "Buyer@Shop.example"
+    clash = cli(
+        config,
+        "customer-users",
+        "create",
+        "--email",
+        "buyer@shop.EXAMPLE",
+        "--password-stdin",
+        stdin="buyer-password\n",
+    )
+    assert clash.returncode == 2
+
+    shop = ok(cli(config, "clients", "create", "--name", "shop", "--audience", "storefront"))
+    assert shop["audience"] == "storefront"
+    audience = await pool.fetchval(
+        "SELECT audience FROM oauth_clients WHERE client_id = $1", shop["client_id"]
+    )
+    assert audience == "storefront"
