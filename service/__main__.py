@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import secrets
+import signal
 import sys
 from typing import Any
 
@@ -35,7 +39,7 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
-def serve(settings: Settings) -> None:
+def _serve_one(settings: Settings, reuse_port: bool) -> None:
     try:
         import uvloop
 
@@ -46,9 +50,42 @@ def serve(settings: Settings) -> None:
         create_app(settings),
         host=settings.server.host,
         port=settings.server.port,
+        reuse_port=reuse_port,
         access_log_class=AccessLogger,
         print=None,
     )
+
+
+def serve(settings: Settings) -> None:
+    """One process, or N forked workers each listening with SO_REUSEPORT (the kernel spreads
+    connections). If a worker dies the others are stopped too, so a supervisor sees it."""
+    workers = settings.server.workers or os.cpu_count() or 1
+    if workers == 1:
+        _serve_one(settings, reuse_port=False)
+        return
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_serve_one, args=(settings, True)) for _ in range(workers)]
+    for child in children:
+        child.start()
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            if child.is_alive():
+                os.kill(child.pid or 0, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info(
+        "serving on %s:%d with %d workers", settings.server.host, settings.server.port, workers
+    )
+    sentinels = {child.sentinel: child for child in children}
+    multiprocessing.connection.wait(list(sentinels))
+    stop(signal.SIGTERM, None)
+    for child in children:
+        child.join()
+    failed = [c.exitcode for c in children if c.exitcode not in (0, -signal.SIGTERM)]
+    if failed:
+        raise SystemExit(1)
 
 
 def dev(settings: Settings) -> None:
@@ -106,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve HTTP")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, help="processes (default server.workers)")
     sub.add_parser("dev", help="embedded servers + demo data + serve (make run)")
     sub.add_parser("migrate", help="apply the SQL migrations")
     k = sub.add_parser("keys", help="signing keys").add_subparsers(dest="action", required=True)
@@ -153,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def dispatch(args: Any, settings: Settings) -> int:
     if args.command == "serve":
-        server: dict[str, Any] = {k: v for k in ("host", "port") if (v := getattr(args, k))}
+        names = ("host", "port", "workers")
+        server: dict[str, Any] = {k: v for k in names if (v := getattr(args, k)) is not None}
         serve(commands.with_embedded(replace(settings, server=server)))
         return 0
     if args.command == "dev":

@@ -28,7 +28,7 @@ class ConfigError(Exception):
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = 1
+    workers: int = 0
     max_body_bytes: int = 65536
     var_dir: str = "var"
 
@@ -127,7 +127,6 @@ def _section(name: str, cls: Any, raw: Any) -> Any:
 def _validate(s: Settings) -> None:
     positive = {
         "server.port": s.server.port,
-        "server.workers": s.server.workers,
         "server.max_body_bytes": s.server.max_body_bytes,
         "database.pool_min_size": s.database.pool_min_size,
         "database.pool_max_size": s.database.pool_max_size,
@@ -139,6 +138,8 @@ def _validate(s: Settings) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
+    if s.server.workers < 0:
+        raise ConfigError("server.workers: must be 0 (one per CPU) or positive")
     if s.maintenance.cleanup_interval < 0:
         raise ConfigError("maintenance.cleanup_interval: must be 0 (off) or positive")
     if s.database.pool_min_size > s.database.pool_max_size:
