@@ -12,7 +12,12 @@ from aiohttp import web
 from service.config import Settings
 from service.oauth.bearer import BearerVerifier
 from service.oauth.clients import ClientAuthenticator
-from service.oauth.grants import PasswordGrant, RefreshTokenGrant, TokenEndpoint
+from service.oauth.grants import (
+    ClientCredentialsGrant,
+    PasswordGrant,
+    RefreshTokenGrant,
+    TokenEndpoint,
+)
 from service.oauth.keys import KeyRing
 from service.oauth.owners import Owners
 from service.oauth.passwords import Passwords
@@ -57,7 +62,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def visitor_lifetime(settings: Settings) -> int:
-    """How long a visitor row must outlive its newest token."""
+    """How long a visitor row (and an index entry) must outlive its newest token."""
     tokens = settings.tokens
     return max(tokens.access_token_lifetime, tokens.refresh_token_lifetime) + tokens.leeway
 
@@ -65,7 +70,7 @@ def visitor_lifetime(settings: Settings) -> int:
 async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     codec = TokenCodec(KeyRing.load(settings.tokens.keys_dir), settings.tokens)
-    store = TokenStore(app[REDIS], settings.redis.key_prefix)
+    store = TokenStore(app[REDIS], settings.redis.key_prefix, visitor_lifetime(settings))
     app[PASSWORDS] = passwords = Passwords(settings.password_hashing)
     app[USERS] = users = UserRepository(app[POOL])
     app[CUSTOMERS] = customers = CustomerUserRepository(app[POOL])
@@ -74,7 +79,11 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     owners = Owners(users, customers, visitors, passwords, visitor_lifetime(settings))
     app[TOKEN_ENDPOINT] = TokenEndpoint(
         ClientAuthenticator(ClientRepository(app[POOL])),
-        [PasswordGrant(owners, codec, store), RefreshTokenGrant(owners, codec, store)],
+        [
+            PasswordGrant(owners, codec, store),
+            RefreshTokenGrant(owners, codec, store),
+            ClientCredentialsGrant(owners, codec, store),
+        ],
     )
     try:
         yield

@@ -14,7 +14,7 @@ from service.oauth.owners import Owners
 from service.oauth.tokens import Issued, TokenCodec
 from service.store.clients import Client
 from service.store.errors import StoreError
-from service.store.tokens import Rotation, TokenStore
+from service.store.tokens import Owner, Rotation, TokenStore
 
 log = logging.getLogger(__name__)
 MAX_PARAM = 4096
@@ -31,6 +31,10 @@ class Grant(Protocol):
     grant_type: str
 
     async def respond(self, client: Client, params: Mapping[str, str]) -> Issued: ...
+
+
+def owner_of(client: Client, subject: str) -> Owner:
+    return Owner(realm=client.audience, subject=subject, client_id=client.client_id)
 
 
 class PasswordGrant:
@@ -50,7 +54,7 @@ class PasswordGrant:
             client.client_id, subject, client.audience, with_refresh=with_refresh
         )
         try:
-            await self._store.record(issued.access, issued.refresh)
+            await self._store.record(owner_of(client, subject), issued.access, issued.refresh)
         except BaseException:
             # Not recorded means not issued: leave no visitor row behind for it.
             with contextlib.suppress(StoreError):
@@ -83,11 +87,29 @@ class RefreshTokenGrant:
             scopes=claims.scopes,
         )
         assert issued.refresh is not None
-        outcome = await self._store.rotate(claims.jti, issued.access, issued.refresh)
+        owner = owner_of(client, claims.subject)
+        outcome = await self._store.rotate(owner, claims.jti, issued.access, issued.refresh)
         if outcome is Rotation.REUSED:
             log.warning("refresh token reused: family revoked (client %s)", client.client_id)
         if outcome is not Rotation.ROTATED:
             raise InvalidGrant(hint="Token has been revoked")
+        return issued
+
+
+class ClientCredentialsGrant:
+    """The client acts as its owner (a back-office user or a customer user); no refresh."""
+
+    grant_type = "client_credentials"
+
+    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenStore) -> None:
+        self._owners = owners
+        self._codec = codec
+        self._store = store
+
+    async def respond(self, client: Client, params: Mapping[str, str]) -> Issued:
+        subject = await self._owners.of_client(client)
+        issued = self._codec.mint(client.client_id, subject, client.audience, with_refresh=False)
+        await self._store.record(owner_of(client, subject), issued.access, None)
         return issued
 
 

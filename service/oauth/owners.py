@@ -7,8 +7,9 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from service.oauth.errors import InvalidCredentials, InvalidGrant
+from service.oauth.errors import InvalidClient, InvalidCredentials, InvalidGrant
 from service.oauth.passwords import Passwords
+from service.store.clients import Client
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.users import UserRepository
 
@@ -70,6 +71,23 @@ class Owners:
             new_hash = await self._passwords.hash(password)
             repo = self._users if audience == "backoffice" else self._customers
             await repo.set_password_hash(owner_id, new_hash)
+        return subject
+
+    async def of_client(self, client: Client) -> str:
+        """The subject a client_credentials token acts as: the client's owner."""
+        if client.owner_user_id is not None:
+            user = await self._users.get(client.owner_user_id)
+            found = None if user is None else (user.username, user.enabled)
+        elif client.owner_customer_user_id is not None:
+            customer = await self._customers.get(client.owner_customer_user_id)
+            found = None if customer is None else (customer.email, customer.enabled)
+        else:
+            found = None
+        if found is None:
+            raise InvalidClient()
+        subject, enabled = found
+        if not enabled:
+            raise InvalidGrant(hint=DISABLED)
         return subject
 
     async def abandon(self, subject: str) -> None:

@@ -10,7 +10,7 @@ from service.store.errors import translated
 
 _COLUMNS = (
     "client_id, secret_digest, name, audience, grants, active, confidential, "
-    "owner_user_id, owner_customer_user_id"
+    "owner_user_id, owner_customer_user_id, can_introspect"
 )
 
 
@@ -25,6 +25,7 @@ class Client:
     confidential: bool
     owner_user_id: int | None
     owner_customer_user_id: int | None
+    can_introspect: bool = False
 
 
 def _client(row: asyncpg.Record) -> Client:
@@ -49,8 +50,8 @@ class ClientRepository:
         with translated("oauth_clients"):
             row = await self._pool.fetchrow(
                 "INSERT INTO oauth_clients (client_id, secret_digest, name, audience, grants, "
-                "active, confidential, owner_user_id, owner_customer_user_id) "
-                f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}",
+                "active, confidential, owner_user_id, owner_customer_user_id, can_introspect) "
+                f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_COLUMNS}",
                 client.client_id,
                 client.secret_digest,
                 client.name,
@@ -60,6 +61,14 @@ class ClientRepository:
                 client.confidential,
                 client.owner_user_id,
                 client.owner_customer_user_id,
+                client.can_introspect,
             )
         assert row is not None
         return _client(row)
+
+    async def set_active(self, client_id: str, active: bool) -> bool:
+        with translated("oauth_clients"):
+            status = await self._pool.execute(
+                "UPDATE oauth_clients SET active = $2 WHERE client_id = $1", client_id, active
+            )
+        return bool(status == "UPDATE 1")

@@ -43,6 +43,13 @@ class CustomerUserRepository:
             )
         return None if row is None else CustomerUser(**dict(row))
 
+    async def get(self, customer_id: int) -> CustomerUser | None:
+        with translated("customer_users"):
+            row = await self._pool.fetchrow(
+                f"SELECT {_COLUMNS} FROM customer_users WHERE id = $1", customer_id
+            )
+        return None if row is None else CustomerUser(**dict(row))
+
     async def create(
         self, email: str, password_hash: str, first_name: str = "", last_name: str = ""
     ) -> CustomerUser:

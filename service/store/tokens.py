@@ -1,20 +1,29 @@
 """The Redis client and the token store.
 
-A token is valid only while its record exists. Keys, all carrying the family (one password
-login and everything refreshed from it) as their Redis Cluster hash tag:
+A token is valid only while its record exists. A family is one login (password or
+client_credentials grant) and everything refreshed from it; its id is the Redis Cluster
+hash tag of its keys, so each family's operations stay in one slot:
 
     <prefix>{<family>}:a:<access jti>  -> "1"                          TTL access lifetime
-    <prefix>{<family>}:r               -> "<refresh jti> <access jti>"  TTL refresh lifetime
+    <prefix>{<family>}:f               -> "<refresh jti> <access jti>"  TTL refresh lifetime
+                                          ("- <access jti>" when no refresh token was issued)
 
-A family has at most one live refresh token, so its record is keyed by the family: a
-presented refresh token whose jti is not the family's current one has been used before,
-which is theft (RFC 9700 §4.14.2), and the whole family goes in the same round trip."""
+A family has at most one live refresh token and one live access token, named by its family
+record: a presented refresh token whose jti is not the current one was used before, which is
+theft (RFC 9700 §4.14.2), and the family goes in the same round trip.
+
+To revoke everything of an owner or a client, two index sets name their families:
+
+    <prefix>idx:o:<realm>:<subject>    -> {family, ...}   TTL the longest token lifetime
+    <prefix>idx:c:<client_id>          -> {family, ...}
+"""
 
 from __future__ import annotations
 
 import enum
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -54,6 +63,7 @@ class Rotation(enum.Enum):
 
 # KEYS: family record, new access key. ARGV: presented refresh jti, access key prefix,
 # new family record value, new access TTL, new refresh TTL.
+# (The old access key is built in the script; it shares the family's hash tag, so its slot.)
 _ROTATE = """
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
@@ -74,10 +84,20 @@ return redis.call('DEL', KEYS[1], ARGV[1] .. access)
 """
 
 
+@dataclass(frozen=True)
+class Owner:
+    """Whose tokens a family holds, for the index sets."""
+
+    realm: str
+    subject: str
+    client_id: str
+
+
 class TokenStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, index_ttl: int) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._index_ttl = index_ttl
         self._rotate = redis.register_script(_ROTATE)
         self._revoke_family = redis.register_script(_REVOKE_FAMILY)
 
@@ -88,34 +108,59 @@ class TokenStore:
         return self._access_prefix(family) + jti
 
     def family_key(self, family: str) -> str:
-        return f"{self._prefix}{{{family}}}:r"
+        return f"{self._prefix}{{{family}}}:f"
 
-    async def record(self, access: TokenRecord, refresh: TokenRecord | None) -> None:
-        """Record an access token and, issued with it, a refresh token; both or neither."""
+    def owner_index(self, realm: str, subject: str) -> str:
+        return f"{self._prefix}idx:o:{realm}:{subject}"
+
+    def client_index(self, client_id: str) -> str:
+        return f"{self._prefix}idx:c:{client_id}"
+
+    async def record(self, owner: Owner, access: TokenRecord, refresh: TokenRecord | None) -> None:
+        """Index the family, then record the tokens; issued only if all of it succeeded.
+        (No MULTI: the index keys live in other Cluster slots than the family's.)"""
+        family_value = f"{refresh.jti if refresh else '-'} {access.jti}"
+        family_ttl = refresh.ttl if refresh else access.ttl
         with translated("redis"):
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                self._index(pipe, owner, access.family)
                 pipe.set(self.access_key(access.family, access.jti), b"1", ex=access.ttl)
-                if refresh is not None:
-                    value = f"{refresh.jti} {access.jti}"
-                    pipe.set(self.family_key(refresh.family), value, ex=refresh.ttl)
+                pipe.set(self.family_key(access.family), family_value, ex=family_ttl)
                 await pipe.execute()
 
+    def _index(self, pipe: Any, owner: Owner, family: str | None) -> None:
+        for key in (
+            self.owner_index(owner.realm, owner.subject),
+            self.client_index(owner.client_id),
+        ):
+            if family is not None:
+                pipe.sadd(key, family)
+            pipe.expire(key, self._index_ttl)
+
     async def rotate(
-        self, presented_jti: str, access: TokenRecord, refresh: TokenRecord
+        self, owner: Owner, presented_jti: str, access: TokenRecord, refresh: TokenRecord
     ) -> Rotation:
         """Consume the presented refresh token of `refresh.family` and record the new pair,
         atomically: of two concurrent uses of one refresh token, one wins."""
         with translated("redis"):
-            outcome = await self._rotate(
-                keys=[self.family_key(refresh.family), self.access_key(access.family, access.jti)],
-                args=[
-                    presented_jti,
-                    self._access_prefix(access.family),
-                    f"{refresh.jti} {access.jti}",
-                    access.ttl,
-                    refresh.ttl,
-                ],
-            )
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await self._rotate(
+                    keys=[
+                        self.family_key(refresh.family),
+                        self.access_key(access.family, access.jti),
+                    ],
+                    args=[
+                        presented_jti,
+                        self._access_prefix(access.family),
+                        f"{refresh.jti} {access.jti}",
+                        access.ttl,
+                        refresh.ttl,
+                    ],
+                    client=pipe,
+                )
+                # The family lives on: so must the index entries that find it.
+                self._index(pipe, owner, None)
+                outcome, *_ = await pipe.execute()
         return Rotation(int(outcome))
 
     async def access_alive(self, family: str, jti: str) -> bool:
@@ -140,3 +185,25 @@ class TokenStore:
                 keys=[self.family_key(family)], args=[self._access_prefix(family)]
             )
         return bool(deleted)
+
+    async def revoke_owner(self, realm: str, subject: str) -> int:
+        return await self._revoke_index(self.owner_index(realm, subject))
+
+    async def revoke_client(self, client_id: str) -> int:
+        return await self._revoke_index(self.client_index(client_id))
+
+    async def _revoke_index(self, index: str) -> int:
+        """Revoke every family in the index; return how many were live."""
+        with translated("redis"):
+            members = await self._redis.smembers(index)
+            families = [m.decode() if isinstance(m, bytes) else m for m in members]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for family in families:
+                    await self._revoke_family(
+                        keys=[self.family_key(family)],
+                        args=[self._access_prefix(family)],
+                        client=pipe,
+                    )
+                pipe.delete(index)
+                results = await pipe.execute()
+        return sum(1 for r in results[:-1] if r)

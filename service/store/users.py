@@ -83,6 +83,16 @@ class UserRepository:
         assert row is not None
         return User(**dict(row))
 
+    async def set_enabled(self, username: str, enabled: bool) -> User | None:
+        with translated("users"):
+            row = await self._pool.fetchrow(
+                "UPDATE users SET enabled = $2, updated_at = now() WHERE username = $1 "
+                f"RETURNING {_COLUMNS}",
+                username,
+                enabled,
+            )
+        return _user(row)
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         with translated("users"):
             await self._pool.execute(

@@ -10,7 +10,9 @@ import fakeredis
 import pytest
 from redis.asyncio import Redis
 
-from service.store.tokens import Rotation, TokenRecord, TokenStore
+from service.store.tokens import Owner, Rotation, TokenRecord, TokenStore
+
+OWNER = Owner("backoffice", "admin", "client-1")
 
 
 @pytest.fixture(params=["fakeredis", "real"])
@@ -25,7 +27,7 @@ async def backend(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
 @pytest.fixture
 async def store(backend: Redis) -> AsyncIterator[TokenStore]:
     prefix = f"test:{secrets.token_hex(4)}:"
-    yield TokenStore(backend, prefix)
+    yield TokenStore(backend, prefix, 600)
     leftovers = [k async for k in backend.scan_iter(f"{prefix}*")]
     if leftovers:
         await backend.delete(*leftovers)
@@ -39,7 +41,7 @@ def pair(access_ttl: int = 60, refresh_ttl: int = 600) -> tuple[TokenRecord, Tok
 
 async def test_recorded_tokens_are_alive_with_their_ttl(store: TokenStore, backend: Redis) -> None:
     access, refresh = pair()
-    await store.record(access, refresh)
+    await store.record(OWNER, access, refresh)
 
     assert await store.access_alive(access.family, access.jti)
     assert await store.refresh_alive(refresh.family, refresh.jti)
@@ -49,7 +51,7 @@ async def test_recorded_tokens_are_alive_with_their_ttl(store: TokenStore, backe
 
 async def test_refresh_record_remembers_its_access_token(store: TokenStore, backend: Redis) -> None:
     access, refresh = pair()
-    await store.record(access, refresh)
+    await store.record(OWNER, access, refresh)
     stored = await backend.get(store.family_key(refresh.family))
     assert stored == f"{refresh.jti} {access.jti}".encode()
 
@@ -62,13 +64,13 @@ async def test_unknown_tokens_are_not_alive(store: TokenStore) -> None:
 
 async def test_access_and_refresh_namespaces_are_separate(store: TokenStore) -> None:
     access, _ = pair()
-    await store.record(access, None)
+    await store.record(OWNER, access, None)
     assert not await store.refresh_alive(access.family, access.jti)
 
 
 async def test_revoking_deletes_the_record(store: TokenStore) -> None:
     access, refresh = pair()
-    await store.record(access, refresh)
+    await store.record(OWNER, access, refresh)
     assert await store.revoke_access(access.family, access.jti)
     assert not await store.access_alive(access.family, access.jti)
     assert not await store.revoke_access(access.family, access.jti)
@@ -84,7 +86,7 @@ async def test_keys_of_one_family_share_a_cluster_hash_tag(store: TokenStore) ->
 
 async def test_expired_records_disappear(store: TokenStore, backend: Redis) -> None:
     access, _ = pair(access_ttl=1)
-    await store.record(access, None)
+    await store.record(OWNER, access, None)
     key = store.access_key(access.family, access.jti)
     await backend.pexpire(key, 1)
     await asyncio.sleep(0.05)
@@ -100,10 +102,10 @@ def next_pair(previous: TokenRecord) -> tuple[TokenRecord, TokenRecord]:
 
 async def test_rotation_replaces_the_pair(store: TokenStore) -> None:
     access, refresh = pair()
-    await store.record(access, refresh)
+    await store.record(OWNER, access, refresh)
     new_access, new_refresh = next_pair(refresh)
 
-    assert await store.rotate(refresh.jti, new_access, new_refresh) is Rotation.ROTATED
+    assert await store.rotate(OWNER, refresh.jti, new_access, new_refresh) is Rotation.ROTATED
     assert not await store.access_alive(access.family, access.jti)
     assert not await store.refresh_alive(refresh.family, refresh.jti)
     assert await store.access_alive(new_access.family, new_access.jti)
@@ -112,37 +114,37 @@ async def test_rotation_replaces_the_pair(store: TokenStore) -> None:
 
 async def test_reuse_revokes_the_family(store: TokenStore) -> None:
     access, refresh = pair()
-    await store.record(access, refresh)
+    await store.record(OWNER, access, refresh)
     new_access, new_refresh = next_pair(refresh)
-    await store.rotate(refresh.jti, new_access, new_refresh)
+    await store.rotate(OWNER, refresh.jti, new_access, new_refresh)
 
     thief_access, thief_refresh = next_pair(refresh)
-    assert await store.rotate(refresh.jti, thief_access, thief_refresh) is Rotation.REUSED
+    assert await store.rotate(OWNER, refresh.jti, thief_access, thief_refresh) is Rotation.REUSED
     for record in (new_access, thief_access):
         assert not await store.access_alive(record.family, record.jti)
     assert not await store.refresh_alive(new_refresh.family, new_refresh.jti)
-    assert await store.rotate(new_refresh.jti, *next_pair(refresh)) is Rotation.UNKNOWN
+    assert await store.rotate(OWNER, new_refresh.jti, *next_pair(refresh)) is Rotation.UNKNOWN
 
 
 async def test_unknown_family_does_not_rotate(store: TokenStore) -> None:
     _, refresh = pair()
     new_access, new_refresh = next_pair(refresh)
-    assert await store.rotate(refresh.jti, new_access, new_refresh) is Rotation.UNKNOWN
+    assert await store.rotate(OWNER, refresh.jti, new_access, new_refresh) is Rotation.UNKNOWN
     assert not await store.access_alive(new_access.family, new_access.jti)
 
 
 async def test_concurrent_rotations_of_one_token_have_one_winner(store: TokenStore) -> None:
     access, refresh = pair()
-    await store.record(access, refresh)
+    await store.record(OWNER, access, refresh)
     outcomes = await asyncio.gather(
-        *(store.rotate(refresh.jti, *next_pair(refresh)) for _ in range(20))
+        *(store.rotate(OWNER, refresh.jti, *next_pair(refresh)) for _ in range(20))
     )
     assert outcomes.count(Rotation.ROTATED) == 1
 
 
 async def test_revoke_family(store: TokenStore) -> None:
     access, refresh = pair()
-    await store.record(access, refresh)
+    await store.record(OWNER, access, refresh)
     assert await store.revoke_family(refresh.family)
     assert not await store.access_alive(access.family, access.jti)
     assert not await store.refresh_alive(refresh.family, refresh.jti)

@@ -49,13 +49,18 @@ CREATE TABLE oauth_clients (
         CHECK (grants <@ ARRAY['password', 'refresh_token', 'client_credentials']),
     active                 boolean NOT NULL DEFAULT true,
     confidential           boolean NOT NULL DEFAULT true,
+    -- Resource servers may introspect every client's tokens; other clients only their own.
+    can_introspect         boolean NOT NULL DEFAULT false,
     owner_user_id          bigint REFERENCES users (id) ON DELETE CASCADE,
     owner_customer_user_id bigint REFERENCES customer_users (id) ON DELETE CASCADE,
     created_at             timestamptz NOT NULL DEFAULT now(),
     CHECK (confidential = (secret_digest IS NOT NULL)),
     CHECK (owner_user_id IS NULL OR audience = 'backoffice'),
     CHECK (owner_customer_user_id IS NULL OR audience = 'storefront'),
-    CHECK (num_nonnulls(owner_user_id, owner_customer_user_id) <= 1)
+    CHECK (num_nonnulls(owner_user_id, owner_customer_user_id) <= 1),
+    -- client_credentials tokens act as the client's owner, and need a secret to get one.
+    CHECK (NOT 'client_credentials' = ANY (grants)
+           OR (confidential AND num_nonnulls(owner_user_id, owner_customer_user_id) = 1))
 );
 CREATE INDEX oauth_clients_owner_user ON oauth_clients (owner_user_id)
     WHERE owner_user_id IS NOT NULL;
