@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -18,7 +17,8 @@ from service.oauth.grants import (
     RefreshTokenGrant,
     TokenEndpoint,
 )
-from service.oauth.keys import KeyRing
+from service.oauth.introspection import TokenAdmin
+from service.oauth.keys import KeyFileError, KeyRing
 from service.oauth.owners import Owners
 from service.oauth.passwords import Passwords
 from service.oauth.tokens import TokenCodec
@@ -28,14 +28,17 @@ from service.store.errors import StoreError
 from service.store.pg import create_pool
 from service.store.tokens import TokenStore, create_redis
 from service.store.users import UserRepository
-from service.web import api, storefront, token
+from service.web import api, lifecycle, storefront, token
 from service.web.appkeys import (
     BEARER,
+    CLIENTS,
+    CODEC,
     CUSTOMERS,
     PASSWORDS,
     POOL,
     REDIS,
     SETTINGS,
+    TOKEN_ADMIN,
     TOKEN_ENDPOINT,
     USERS,
     VISITORS,
@@ -69,7 +72,9 @@ def visitor_lifetime(settings: Settings) -> int:
 
 async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    codec = TokenCodec(KeyRing.load(settings.tokens.keys_dir), settings.tokens)
+    tokens = settings.tokens
+    codec = TokenCodec(KeyRing.load(tokens.keys_dir, tokens.key_activation_delay), tokens)
+    app[CODEC] = codec
     store = TokenStore(app[REDIS], settings.redis.key_prefix, visitor_lifetime(settings))
     app[PASSWORDS] = passwords = Passwords(settings.password_hashing)
     app[USERS] = users = UserRepository(app[POOL])
@@ -77,8 +82,10 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     app[VISITORS] = visitors = VisitorRepository(app[POOL])
     app[BEARER] = BearerVerifier(codec, store)
     owners = Owners(users, customers, visitors, passwords, visitor_lifetime(settings))
+    app[CLIENTS] = clients = ClientAuthenticator(ClientRepository(app[POOL]))
+    app[TOKEN_ADMIN] = TokenAdmin(codec, store)
     app[TOKEN_ENDPOINT] = TokenEndpoint(
-        ClientAuthenticator(ClientRepository(app[POOL])),
+        clients,
         [
             PasswordGrant(owners, codec, store),
             RefreshTokenGrant(owners, codec, store),
@@ -91,27 +98,41 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         passwords.close()
 
 
-async def _cleanup_visitors(visitors: VisitorRepository, interval: int) -> None:
+async def _every(interval: int, job: Callable[[], Awaitable[None]], name: str) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            deleted = await visitors.delete_expired()
-        except StoreError as exc:
-            log.warning("visitor cleanup skipped: %s", exc)
-        else:
-            log.info("visitor cleanup removed %d rows", deleted)
+            await job()
+        except (StoreError, KeyFileError) as exc:
+            log.warning("%s skipped: %s", name, exc)
 
 
-async def cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
-    interval = app[SETTINGS].maintenance.cleanup_interval
-    task = asyncio.create_task(_cleanup_visitors(app[VISITORS], interval)) if interval else None
+async def periodic_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Background upkeep: visitor cleanup and key reloads, each off when its interval is 0."""
+    settings = app[SETTINGS]
+
+    async def cleanup() -> None:
+        deleted = await app[VISITORS].delete_expired()
+        log.info("visitor cleanup removed %d rows", deleted)
+
+    async def reload_keys() -> None:
+        tokens = settings.tokens
+        ring = KeyRing.load(tokens.keys_dir, tokens.key_activation_delay)
+        if ring.kids != app[CODEC].keys.kids:
+            app[CODEC].use(ring)
+            log.info("signing keys reloaded: %d keys", len(ring.keys))
+
+    jobs = [
+        (settings.maintenance.cleanup_interval, cleanup, "visitor cleanup"),
+        (settings.tokens.keys_reload_interval, reload_keys, "key reload"),
+    ]
+    tasks = [asyncio.create_task(_every(i, job, name)) for i, job, name in jobs if i]
     try:
         yield
     finally:
-        if task is not None:
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -119,9 +140,10 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[errors_middleware], client_max_size=settings.server.max_body_bytes
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([postgres_ctx, redis_ctx, domain_ctx, cleanup_ctx])
+    app.cleanup_ctx.extend([postgres_ctx, redis_ctx, domain_ctx, periodic_ctx])
     app.on_response_prepare.append(token.add_cors_headers)
     app.add_routes(token.routes())
+    app.add_routes(lifecycle.routes())
     app.add_routes(api.routes(settings.api.backoffice_prefix))
     app.add_routes(storefront.routes(settings.api.storefront_prefix))
     return app

@@ -56,6 +56,8 @@ class TokenSettings:
     keys_dir: str = "keys"
     algorithm: str = "RS256"
     leeway: int = 5
+    key_activation_delay: int = 300
+    keys_reload_interval: int = 60
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,13 @@ def _validate(s: Settings) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
+    for key, value in (
+        ("tokens.leeway", s.tokens.leeway),
+        ("tokens.key_activation_delay", s.tokens.key_activation_delay),
+        ("tokens.keys_reload_interval", s.tokens.keys_reload_interval),
+    ):
+        if value < 0:
+            raise ConfigError(f"{key}: must not be negative, got {value}")
     if s.server.workers < 0:
         raise ConfigError("server.workers: must be 0 (one per CPU) or positive")
     if s.maintenance.cleanup_interval < 0:

@@ -55,7 +55,9 @@ class ClientAuthenticator:
     def __init__(self, clients: ClientRepository) -> None:
         self._clients = clients
 
-    async def authenticate(self, creds: ClientCredentials, grant_type: str) -> Client:
+    async def authenticate(self, creds: ClientCredentials, grant_type: str | None) -> Client:
+        """The client, if its credentials are right, it is active and (when a grant type is
+        given) allowed that grant; else InvalidClient."""
         if not creds.client_id:
             raise InvalidRequest.parameter("client_id")
         client = await self._clients.get(creds.client_id)
@@ -65,6 +67,6 @@ class ClientAuthenticator:
         secret_ok = creds.client_secret is not None and hmac.compare_digest(presented, stored)
         if client is None or (client.confidential and not secret_ok):
             raise InvalidClient(basic=creds.basic)
-        if not client.active or grant_type not in client.grants:
+        if not client.active or (grant_type is not None and grant_type not in client.grants):
             raise InvalidClient(basic=creds.basic)
         return client

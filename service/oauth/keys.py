@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
@@ -16,7 +18,7 @@ class KeyFileError(Exception):
     """The keys folder is missing, empty or holds an unreadable key."""
 
 
-def _algorithm(key: Key) -> str:
+def algorithm(key: Key) -> str:
     if isinstance(key, RSAKey):
         return "RS256"
     if isinstance(key, ECKey) and key.curve_name == "P-256":
@@ -39,30 +41,59 @@ def _import(pem: bytes) -> Key:
     raise KeyFileError("not a private key in PEM form")
 
 
+def _created(path: Path) -> float:
+    """When the key was made: from the name `generate` gives it, else the file's mtime."""
+    stamp = path.name.split(".", 1)[0]
+    try:
+        return calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%S"))
+    except ValueError:
+        return path.stat().st_mtime
+
+
 @dataclass(frozen=True)
 class KeyRing:
+    """Every key verifies. The newest key that has been published for at least
+    `activation_delay` seconds signs, so a fleet that reloads its keys folder more often
+    than that never meets a token signed by a key it does not know yet."""
+
     keys: tuple[Key, ...]  # oldest first
+    created: tuple[float, ...]
+    activation_delay: int = 0
+
+    def signing_at(self, now: float) -> Key:
+        for key, created in zip(reversed(self.keys), reversed(self.created), strict=True):
+            if created + self.activation_delay <= now:
+                return key
+        return self.keys[0]
 
     @property
     def signing(self) -> Key:
-        return self.keys[-1]
+        return self.signing_at(time.time())
 
     @property
-    def signing_algorithm(self) -> str:
-        return _algorithm(self.signing)
+    def kids(self) -> tuple[str | None, ...]:
+        return tuple(k.kid for k in self.keys)
 
     @property
     def algorithms(self) -> list[str]:
-        return sorted({_algorithm(k) for k in self.keys})
+        return sorted({algorithm(k) for k in self.keys})
 
     @property
     def keyset(self) -> KeySet:
         return KeySet(list(self.keys))
 
+    def public_jwks(self) -> dict[str, Any]:
+        keys = []
+        for key in self.keys:
+            jwk: dict[str, Any] = dict(key.as_dict(private=False))
+            jwk.update(kid=key.kid, use="sig", alg=algorithm(key))
+            keys.append(jwk)
+        return {"keys": keys}
+
     @classmethod
-    def load(cls, folder: str | Path) -> KeyRing:
+    def load(cls, folder: str | Path, activation_delay: int = 0) -> KeyRing:
         folder = Path(folder)
-        files = sorted(folder.glob("*.pem"))
+        files = sorted(folder.glob("*.pem"), key=lambda p: (_created(p), p.name))
         if not files:
             raise KeyFileError(
                 f"tokens.keys_dir: no *.pem key in {folder}; run `python -m service keys generate`"
@@ -73,7 +104,16 @@ class KeyRing:
                 keys.append(_import(path.read_bytes()))
             except (OSError, KeyFileError) as exc:
                 raise KeyFileError(f"tokens.keys_dir: {path}: {exc}") from None
-        return cls(tuple(keys))
+        return cls(tuple(keys), tuple(_created(p) for p in files), activation_delay)
+
+
+def retire(folder: str | Path, kid: str) -> Path:
+    """Delete the key file whose key has this kid; its tokens stop verifying on reload."""
+    for path in Path(folder).glob("*.pem"):
+        if _import(path.read_bytes()).kid == kid:
+            path.unlink()
+            return path
+    raise KeyFileError(f"no key with kid {kid!r} in {folder}")
 
 
 def generate(folder: str | Path, algorithm: str = "RS256") -> str:

@@ -14,7 +14,7 @@ from joserfc.errors import JoseError
 
 from service.config import TokenSettings
 from service.oauth.errors import InvalidToken
-from service.oauth.keys import KeyRing
+from service.oauth.keys import KeyRing, algorithm
 from service.store.tokens import TokenRecord
 
 ACCESS_TYP = "at+jwt"  # RFC 9068
@@ -54,11 +54,23 @@ class TokenCodec:
     def __init__(
         self, keys: KeyRing, settings: TokenSettings, clock: Callable[[], float] = time.time
     ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self.use(keys)
+
+    @property
+    def issuer(self) -> str:
+        return self._settings.issuer
+
+    @property
+    def keys(self) -> KeyRing:
+        return self._keys
+
+    def use(self, keys: KeyRing) -> None:
+        """Switch to a reloaded key ring (rotation without a restart)."""
         self._keys = keys
         self._keyset = keys.keyset
         self._algorithms = keys.algorithms
-        self._settings = settings
-        self._clock = clock
 
     def mint(
         self,
@@ -91,8 +103,8 @@ class TokenCodec:
         record: TokenRecord,
         now: int,
     ) -> str:
-        key = self._keys.signing
-        alg = self._keys.signing_algorithm
+        key = self._keys.signing_at(now)
+        alg = algorithm(key)
         header = {"alg": alg, "kid": key.kid, "typ": typ}
         claims = {
             "iss": self._settings.issuer,

@@ -8,8 +8,11 @@ from redis.asyncio import Redis
 
 from service.config import Settings
 from service.oauth.bearer import BearerVerifier
+from service.oauth.clients import ClientAuthenticator
 from service.oauth.grants import TokenEndpoint
+from service.oauth.introspection import TokenAdmin
 from service.oauth.passwords import Passwords
+from service.oauth.tokens import TokenCodec
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.users import UserRepository
 
@@ -22,3 +25,6 @@ BEARER = web.AppKey("bearer", BearerVerifier)
 USERS = web.AppKey("users", UserRepository)
 CUSTOMERS = web.AppKey("customers", CustomerUserRepository)
 VISITORS = web.AppKey("visitors", VisitorRepository)
+CODEC = web.AppKey("codec", TokenCodec)
+CLIENTS = web.AppKey("clients", ClientAuthenticator)
+TOKEN_ADMIN = web.AppKey("token_admin", TokenAdmin)

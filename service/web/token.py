@@ -13,6 +13,7 @@ from service.oauth.errors import InvalidClient, InvalidRequest
 from service.web.appkeys import SETTINGS, TOKEN_ENDPOINT
 from service.web.errors import no_store_json
 
+ENDPOINT = "/oauth2-token"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 
@@ -105,10 +106,10 @@ async def preflight(request: web.Request) -> web.Response:
 
 async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     origin = request.headers.get("Origin")
-    if origin and request.path == "/oauth2-token" and origin in request.app[SETTINGS].cors.origins:
+    if origin and request.path == ENDPOINT and origin in request.app[SETTINGS].cors.origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
 
 
 def routes() -> list[web.AbstractRouteDef]:
-    return [web.post("/oauth2-token", token), web.options("/oauth2-token", preflight)]
+    return [web.post(ENDPOINT, token), web.options(ENDPOINT, preflight)]

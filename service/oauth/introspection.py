@@ -1,0 +1,69 @@
+"""RFC 7009 revocation and RFC 7662 introspection. A client may act only on its own tokens;
+a client flagged `can_introspect` (a resource server) may introspect anyone's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.oauth.errors import InvalidToken
+from service.oauth.tokens import Claims, TokenCodec
+from service.store.clients import Client
+from service.store.tokens import TokenStore
+
+ACCESS, REFRESH = "access_token", "refresh_token"
+
+
+class TokenAdmin:
+    def __init__(self, codec: TokenCodec, store: TokenStore) -> None:
+        self._codec = codec
+        self._store = store
+
+    def _read(self, token: str, hint: str | None) -> tuple[Claims, str] | None:
+        """The token's claims and kind; the hint only picks which kind is tried first."""
+        readers = [(ACCESS, self._codec.read_access), (REFRESH, self._codec.read_refresh)]
+        if hint == REFRESH:
+            readers.reverse()
+        for kind, read in readers:
+            try:
+                return read(token), kind
+            except InvalidToken:
+                continue
+        return None
+
+    async def revoke(self, client: Client, token: str, hint: str | None) -> None:
+        """Revoke if it is the client's live token; say nothing either way (RFC 7009 §2.2)."""
+        found = self._read(token, hint)
+        if found is None or found[0].client_id != client.client_id:
+            return
+        claims, kind = found
+        if kind == REFRESH:
+            # RFC 7009 §2.1: revoking a refresh token also revokes its grant's access tokens.
+            await self._store.revoke_family(claims.family)
+        else:
+            await self._store.revoke_access(claims.family, claims.jti)
+
+    async def introspect(self, client: Client, token: str, hint: str | None) -> dict[str, Any]:
+        found = self._read(token, hint)
+        if found is None:
+            return {"active": False}
+        claims, kind = found
+        if claims.client_id != client.client_id and not client.can_introspect:
+            return {"active": False}
+        alive = self._store.access_alive if kind == ACCESS else self._store.refresh_alive
+        if not await alive(claims.family, claims.jti):
+            return {"active": False}
+        return {
+            "active": True,
+            "scope": " ".join(claims.scopes),
+            "client_id": claims.client_id,
+            "username": claims.subject,
+            "sub": claims.subject,
+            "aud": claims.client_id,
+            "iss": self._codec.issuer,
+            "token_type": "Bearer" if kind == ACCESS else REFRESH,
+            "exp": claims.expires_at,
+            "iat": claims.issued_at,
+            "nbf": claims.issued_at,
+            "jti": claims.jti,
+            "realm": claims.realm,
+        }
