@@ -64,7 +64,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         await app[REDIS].aclose()
 
 
-def visitor_lifetime(settings: Settings) -> int:
+def longest_lifetime(settings: Settings) -> int:
     """How long a visitor row (and an index entry) must outlive its newest token."""
     tokens = settings.tokens
     return max(tokens.access_token_lifetime, tokens.refresh_token_lifetime) + tokens.leeway
@@ -75,13 +75,13 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     tokens = settings.tokens
     codec = TokenCodec(KeyRing.load(tokens.keys_dir, tokens.key_activation_delay), tokens)
     app[CODEC] = codec
-    store = TokenStore(app[REDIS], settings.redis.key_prefix, visitor_lifetime(settings))
+    store = TokenStore(app[REDIS], settings.redis.key_prefix, longest_lifetime(settings))
     app[PASSWORDS] = passwords = Passwords(settings.password_hashing)
     app[USERS] = users = UserRepository(app[POOL])
     app[CUSTOMERS] = customers = CustomerUserRepository(app[POOL])
     app[VISITORS] = visitors = VisitorRepository(app[POOL])
     app[BEARER] = BearerVerifier(codec, store)
-    owners = Owners(users, customers, visitors, passwords, visitor_lifetime(settings))
+    owners = Owners(users, customers, visitors, passwords, longest_lifetime(settings))
     app[CLIENTS] = clients = ClientAuthenticator(ClientRepository(app[POOL]))
     app[TOKEN_ADMIN] = TokenAdmin(codec, store)
     app[TOKEN_ENDPOINT] = TokenEndpoint(

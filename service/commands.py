@@ -84,7 +84,7 @@ def ensure_key(settings: Settings) -> str | None:
     return generate_key(settings, None)
 
 
-async def _hash(settings: Settings, password: str) -> str:
+async def hash_password(settings: Settings, password: str) -> str:
     passwords = Passwords(settings.password_hashing)
     try:
         return await passwords.hash(password)
@@ -92,7 +92,7 @@ async def _hash(settings: Settings, password: str) -> str:
         passwords.close()
 
 
-async def _pool(settings: Settings) -> asyncpg.Pool:
+async def open_pool(settings: Settings) -> asyncpg.Pool:
     try:
         return await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
     except StoreError as exc:
@@ -102,8 +102,8 @@ async def _pool(settings: Settings) -> asyncpg.Pool:
 async def create_user(
     settings: Settings, username: str, email: str, password: str, first: str, last: str
 ) -> dict[str, Any]:
-    password_hash = await _hash(settings, password)
-    pool = await _pool(settings)
+    password_hash = await hash_password(settings, password)
+    pool = await open_pool(settings)
     try:
         user = await UserRepository(pool).create(username, email, password_hash, first, last)
     except StoreError as exc:
@@ -116,8 +116,8 @@ async def create_user(
 async def create_customer_user(
     settings: Settings, email: str, password: str, first: str, last: str
 ) -> dict[str, Any]:
-    password_hash = await _hash(settings, password)
-    pool = await _pool(settings)
+    password_hash = await hash_password(settings, password)
+    pool = await open_pool(settings)
     try:
         customer = await CustomerUserRepository(pool).create(email, password_hash, first, last)
     except StoreError as exc:
@@ -128,7 +128,7 @@ async def create_customer_user(
 
 
 async def cleanup(settings: Settings) -> dict[str, Any]:
-    pool = await _pool(settings)
+    pool = await open_pool(settings)
     try:
         deleted = await VisitorRepository(pool).delete_expired()
     except StoreError as exc:
@@ -146,6 +146,7 @@ async def create_client(
     public: bool,
     owner_username: str | None,
     owner_email: str | None = None,
+    can_introspect: bool = False,
 ) -> dict[str, Any]:
     unknown = set(grants) - set(GRANTS)
     if unknown:
@@ -153,7 +154,12 @@ async def create_client(
     secret = None if public else new_secret()
     if owner_username and owner_email:
         raise CommandError("--owner-user and --owner-customer-user: give one owner at most")
-    pool = await _pool(settings)
+    if "client_credentials" in grants and (public or not (owner_username or owner_email)):
+        raise CommandError(
+            "--grants client_credentials: needs a secret and an owner "
+            "(--owner-user or --owner-customer-user)"
+        )
+    pool = await open_pool(settings)
     try:
         owner_id = customer_owner_id = None
         if owner_username is not None:
@@ -177,6 +183,7 @@ async def create_client(
                 confidential=not public,
                 owner_user_id=owner_id,
                 owner_customer_user_id=customer_owner_id,
+                can_introspect=can_introspect,
             )
         )
     except StoreError as exc:

@@ -1,0 +1,219 @@
+"""What the service runs on: Postgres and Redis (BENCH_DATABASE_URL / BENCH_REDIS_URL, else
+the machine's servers on 127.0.0.1, else embedded ones), a throwaway database and Redis key
+prefix, a generated config, a signing key and seed data. Everything the service stores is
+made through its own command line, so the bench needs no knowledge of its tables."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import redis
+import yaml
+
+from service import embedded
+from service.config import Settings, load
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+class SetupError(Exception):
+    """The bench could not build what it measures."""
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for the service's processes: SERVICE_* variables would override the
+    generated config (and point the bench at someone's real database)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SERVICE_")}
+
+
+@dataclass(frozen=True)
+class Backends:
+    postgres: str  # a server URL whose database we may CREATE DATABASE from
+    redis: str
+    origin: str  # where they came from, for the report
+
+
+def _postgres_answers(url: str) -> bool:
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=2)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=2) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def pick_backends(tmp: Path) -> Backends:
+    origins = []
+    pg_url = os.environ.get("BENCH_DATABASE_URL")
+    if pg_url:
+        origins.append("postgres from BENCH_DATABASE_URL")
+    elif _postgres_answers(LOCAL_POSTGRES):
+        pg_url = LOCAL_POSTGRES
+        origins.append("postgres on 127.0.0.1:5432")
+    else:
+        pg_url = embedded.postgres(tmp / "postgres")
+        origins.append("embedded postgres")
+    redis_url = os.environ.get("BENCH_REDIS_URL")
+    if redis_url:
+        origins.append("redis from BENCH_REDIS_URL")
+    elif _redis_answers(LOCAL_REDIS):
+        redis_url = LOCAL_REDIS
+        origins.append("redis on 127.0.0.1:6379")
+    else:
+        redis_url = embedded.redis(tmp / "redis", persist=False)
+        origins.append("embedded redis")
+    return Backends(pg_url, redis_url, ", ".join(origins))
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@contextlib.contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    """A new empty database `bench_<random>`, dropped on the way out."""
+    name = f"bench_{secrets.token_hex(4)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server_url, timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(server_url, name)
+    finally:
+        # FORCE: a worker killed mid-query may leave a session behind.
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def delete_keys(url: str, prefix: str) -> int:
+    deleted = 0
+    with redis.Redis.from_url(url) as client:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                deleted += client.unlink(*batch)
+                batch.clear()
+        if batch:
+            deleted += client.unlink(*batch)
+    return deleted
+
+
+def write_config(
+    base: Path, target: Path, *, port: int, database: str, redis_url: str, prefix: str, tmp: Path
+) -> Settings:
+    """The repository's config with only what the bench must own replaced: so hashing
+    parameters, pool sizes and any limits are the ones the service really ships with."""
+    raw: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8")) or {}
+
+    def section(name: str) -> dict[str, Any]:
+        value = raw.get(name)
+        raw[name] = value = dict(value) if isinstance(value, dict) else {}
+        return value
+
+    section("server").update(host="127.0.0.1", port=port, workers=2, var_dir=str(tmp / "var"))
+    section("database").update(url=database)
+    section("redis").update(url=redis_url, key_prefix=prefix)
+    section("tokens").update(keys_dir=str(tmp / "keys"), issuer=f"http://127.0.0.1:{port}")
+    # No periodic visitor cleanup in the middle of a measurement.
+    section("maintenance").update(cleanup_interval=0)
+    target.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return load(target, env={})
+
+
+class Cli:
+    """`python -m service --config <generated> --json ...`, as an operator would run it."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+
+    def __call__(self, *args: str, stdin: str | None = None) -> dict[str, Any]:
+        argv = [sys.executable, "-m", "service", "--config", str(self.config), "--json", *args]
+        done = subprocess.run(  # noqa: S603 - our own interpreter and module
+            argv, input=stdin, capture_output=True, text=True, env=clean_env(), timeout=120
+        )
+        if done.returncode != 0:
+            raise SetupError(f"service {' '.join(args)}: {done.stderr.strip()[-1000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Seed:
+    username: str
+    password: str
+    user_id: int
+    backoffice: Client  # password, refresh_token, client_credentials; owned by the user
+    storefront: Client  # password (guests), refresh_token
+
+
+def prepare(cli: Cli, algorithm: str | None) -> Seed:
+    """Migrations, a key, a user, a customer user and two clients. Independent steps run
+    side by side: each is a fresh interpreter, and startup is most of their cost."""
+    username, password = "u", secrets.token_urlsafe(12)
+    keygen = ["keys", "generate"] + (["--algorithm", algorithm] if algorithm else [])
+    with ThreadPoolExecutor(4) as pool:
+        key = pool.submit(cli, *keygen)
+        cli("migrate")
+        user = pool.submit(
+            cli, "users", "create", "--username", username, "--email", "u@example.com",
+            "--password-stdin", stdin=password + "\n",
+        )  # fmt: skip
+        customer = pool.submit(
+            cli, "customer-users", "create", "--email", "c@example.com", "--password-stdin",
+            stdin=secrets.token_urlsafe(12) + "\n",
+        )  # fmt: skip
+        storefront = pool.submit(
+            cli, "clients", "create", "--name", "bench storefront", "--audience", "storefront",
+            "--grants", "password,refresh_token",
+        )  # fmt: skip
+        user_id = int(user.result()["id"])
+        backoffice = cli(
+            "clients", "create", "--name", "bench back-office",
+            "--grants", "password,refresh_token,client_credentials", "--owner-user", username,
+        )  # fmt: skip
+        key.result()
+        customer.result()
+        front = storefront.result()
+    return Seed(
+        username=username,
+        password=password,
+        user_id=user_id,
+        backoffice=Client(backoffice["client_id"], backoffice["client_secret"]),
+        storefront=Client(front["client_id"], front["client_secret"]),
+    )

@@ -1,0 +1,100 @@
+"""Account changes that must reach every instance at once: disabling a user, changing a
+password, deactivating a client, or revoking on demand. Each revokes the tokens in Redis,
+so every instance refuses them on its next request."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from service.app import longest_lifetime
+from service.commands import CommandError, hash_password, open_pool
+from service.config import Settings
+from service.store.clients import ClientRepository
+from service.store.customers import CustomerUserRepository
+from service.store.errors import StoreError
+from service.store.tokens import TokenStore, create_redis
+from service.store.users import UserRepository
+
+
+@dataclass
+class Stores:
+    pool: asyncpg.Pool
+    tokens: TokenStore
+
+
+@contextlib.asynccontextmanager
+async def stores(settings: Settings) -> AsyncIterator[Stores]:
+    pool = await open_pool(settings)
+    try:
+        redis = await create_redis(settings.redis)
+    except StoreError as exc:
+        await pool.close()
+        raise CommandError(f"redis.url: cannot connect ({exc})") from None
+    try:
+        yield Stores(pool, TokenStore(redis, settings.redis.key_prefix, longest_lifetime(settings)))
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+async def revoke(
+    settings: Settings,
+    user: str | None = None,
+    customer_user: str | None = None,
+    client: str | None = None,
+) -> dict[str, Any]:
+    if sum(x is not None for x in (user, customer_user, client)) != 1:
+        raise CommandError("give exactly one of --user, --customer-user, --client")
+    async with stores(settings) as s:
+        if user is not None:
+            found = await UserRepository(s.pool).find_for_login(user)
+            if found is None:
+                raise CommandError(f"--user: no user {user!r}")
+            families = await s.tokens.revoke_owner("backoffice", found.username)
+        elif customer_user is not None:
+            customer = await CustomerUserRepository(s.pool).find_by_email(customer_user)
+            if customer is None:
+                raise CommandError(f"--customer-user: no customer user {customer_user!r}")
+            families = await s.tokens.revoke_owner("storefront", customer.email)
+        else:
+            assert client is not None
+            if await ClientRepository(s.pool).get(client) is None:
+                raise CommandError(f"--client: no client {client!r}")
+            families = await s.tokens.revoke_client(client)
+    return {"revoked_logins": families}
+
+
+async def set_user_enabled(settings: Settings, username: str, enabled: bool) -> dict[str, Any]:
+    async with stores(settings) as s:
+        user = await UserRepository(s.pool).set_enabled(username, enabled)
+        if user is None:
+            raise CommandError(f"--username: no user {username!r}")
+        revoked = 0 if enabled else await s.tokens.revoke_owner("backoffice", user.username)
+    return {"username": username, "enabled": enabled, "revoked_logins": revoked}
+
+
+async def set_user_password(settings: Settings, username: str, password: str) -> dict[str, Any]:
+    password_hash = await hash_password(settings, password)
+    async with stores(settings) as s:
+        users = UserRepository(s.pool)
+        user = await users.find_for_login(username)
+        if user is None or user.username != username:
+            raise CommandError(f"--username: no user {username!r}")
+        await users.set_password_hash(user.id, password_hash)
+        revoked = await s.tokens.revoke_owner("backoffice", user.username)
+    return {"username": username, "revoked_logins": revoked}
+
+
+async def set_client_active(settings: Settings, client_id: str, active: bool) -> dict[str, Any]:
+    async with stores(settings) as s:
+        if not await ClientRepository(s.pool).set_active(client_id, active):
+            raise CommandError(f"--client-id: no client {client_id!r}")
+        revoked = 0 if active else await s.tokens.revoke_client(client_id)
+    return {"client_id": client_id, "active": active, "revoked_logins": revoked}

@@ -1,0 +1,131 @@
+"""Running the HTTP server: one process or N workers on one port, and the dev runner."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import secrets
+import signal
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from service import commands
+from service.app import create_app
+from service.commands import CommandError, run
+from service.config import Settings
+
+log = logging.getLogger("service")
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path and status only: a query string may carry a token or a password."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %s %.1fms',
+            request.remote,
+            request.method,
+            request.path,
+            response.status,
+            time * 1000,
+        )
+
+
+def _serve_one(settings: Settings, reuse_port: bool) -> None:
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
+    web.run_app(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        reuse_port=reuse_port,
+        access_log_class=AccessLogger,
+        print=None,
+    )
+
+
+def serve(settings: Settings) -> None:
+    """One process, or N forked workers each listening with SO_REUSEPORT (the kernel spreads
+    connections). If a worker dies the others are stopped too, so a supervisor sees it."""
+    workers = settings.server.workers or os.cpu_count() or 1
+    if workers == 1:
+        _serve_one(settings, reuse_port=False)
+        return
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_serve_one, args=(settings, True)) for _ in range(workers)]
+    for child in children:
+        child.start()
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            if child.is_alive():
+                os.kill(child.pid or 0, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info(
+        "serving on %s:%d with %d workers", settings.server.host, settings.server.port, workers
+    )
+    sentinels = {child.sentinel: child for child in children}
+    multiprocessing.connection.wait(list(sentinels))
+    stop(signal.SIGTERM, None)
+    for child in children:
+        child.join()
+    failed = [c.exitcode for c in children if c.exitcode not in (0, -signal.SIGTERM)]
+    if failed:
+        raise SystemExit(1)
+
+
+def dev(settings: Settings) -> None:
+    """`make run`: embedded servers, migrations, a key, a demo client and user, then serve."""
+    settings = commands.with_embedded(settings)
+    for name in run(commands.migrate(settings)):
+        print(f"applied migration {name}")
+    if kid := commands.ensure_key(settings):
+        print(f"generated signing key {kid} in {settings.tokens.keys_dir}/")
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    try:
+        password = secrets.token_urlsafe(12)
+        run(commands.create_user(settings, "admin", "admin@example.com", password, "Demo", "Admin"))
+    except CommandError:
+        print(
+            "demo user 'admin' exists; its password was printed on the first run "
+            "(make clean starts over)"
+        )
+        client_id, secret, password = "<client_id>", "<client_secret>", "<password>"
+    else:
+        client = run(
+            commands.create_client(
+                settings,
+                "Demo back-office client",
+                "backoffice",
+                ("password", "refresh_token"),
+                public=False,
+                owner_username=None,
+            )
+        )
+        client_id, secret = client["client_id"], client["client_secret"]
+        print("demo credentials (shown once):")
+        print(f"  user      admin / {password}")
+        print(f"  client_id {client_id}\n  secret    {secret}")
+    print("\nget a token:")
+    print(
+        f"  curl -s {base}/oauth2-token -H 'Content-Type: application/json' -d "
+        f'\'{{"grant_type":"password","client_id":"{client_id}",'
+        f'"client_secret":"{secret}","username":"admin","password":"{password}"}}\''
+    )
+    print("then call the API with it:")
+    print(
+        f"  curl -s {base}/api/users -H 'Accept: application/vnd.api+json' "
+        "-H 'Authorization: Bearer <access_token>'"
+    )
+    print(f"\nserving on {base} (Ctrl-C stops)", flush=True)
+    serve(settings)
