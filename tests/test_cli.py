@@ -184,3 +184,75 @@ async def test_customer_users_and_storefront_clients(config: Path, pool: asyncpg
         "SELECT audience FROM oauth_clients WHERE client_id = $1", shop["client_id"]
     )
     assert audience == "storefront"
+
+
+async def test_account_commands_revoke_and_report(config: Path, pool: asyncpg.Pool) -> None:
+    ok(
+        cli(
+            config,
+            "users",
+            "create",
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.com",
+            "--password-stdin",
+            stdin="operator-pass\n",
+        )
+    )
+    client = ok(cli(config, "clients", "create", "--name", "c"))
+    assert ok(cli(config, "tokens", "revoke", "--user", "ops")) == {"revoked_logins": 0}
+    assert (
+        ok(cli(config, "tokens", "revoke", "--client", client["client_id"]))["revoked_logins"] == 0
+    )
+    assert cli(config, "tokens", "revoke", "--user", "nobody").returncode == 2
+
+    assert ok(cli(config, "users", "disable", "--username", "ops"))["enabled"] is False
+    assert not await pool.fetchval("SELECT enabled FROM users WHERE username = 'ops'")
+    ok(cli(config, "users", "enable", "--username", "ops"))
+    ok(
+        cli(
+            config,
+            "users",
+            "set-password",
+            "--username",
+            "ops",
+            "--password-stdin",
+            stdin="another-pass\n",
+        )
+    )
+    ok(cli(config, "clients", "deactivate", "--client-id", client["client_id"]))
+    active = await pool.fetchval(
+        "SELECT active FROM oauth_clients WHERE client_id = $1", client["client_id"]
+    )
+    assert active is False
+
+    refused = cli(config, "clients", "create", "--name", "m", "--grants", "client_credentials")
+    assert refused.returncode == 2
+    assert "owner" in refused.stderr
+    machine = ok(
+        cli(
+            config,
+            "clients",
+            "create",
+            "--name",
+            "m",
+            "--grants",
+            "client_credentials",
+            "--owner-user",
+            "ops",
+        )
+    )
+    assert machine["grants"] == ["client_credentials"]
+
+
+def test_key_rotation_commands(config: Path, tmp_path: Path) -> None:
+    first = ok(cli(config, "keys", "generate"))["kid"]
+    second = ok(cli(config, "keys", "rotate", "--algorithm", "ES256"))["kid"]
+    listed = ok(cli(config, "keys", "list"))["keys"]
+    assert [k["kid"] for k in listed] == [first, second]
+    # The new key waits for key_activation_delay before it signs.
+    assert [k["signing"] for k in listed] == [True, False]
+    ok(cli(config, "keys", "retire", first))
+    assert [k["kid"] for k in ok(cli(config, "keys", "list"))["keys"]] == [second]
+    assert cli(config, "keys", "retire", "no-such-kid").returncode == 2
