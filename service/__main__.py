@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
-from service import admin, commands
+from service import admin, commands, logs
 from service.commands import CommandError, out, run
 from service.config import ConfigError, Settings, load, replace
 from service.oauth import keys
@@ -71,9 +70,11 @@ def parser() -> argparse.ArgumentParser:
         u.add_parser(name, help=text).add_argument("--username", required=True)
 
     cu = sub.add_parser("customer-users", help="storefront customer users")
-    cuc = cu.add_subparsers(dest="action", required=True).add_parser(
-        "create", help="create a customer user; the password is read from stdin"
+    cus = cu.add_subparsers(dest="action", required=True)
+    cus.add_parser("unlock", help="lift a lockout after failed logins").add_argument(
+        "--email", required=True
     )
+    cuc = cus.add_parser("create", help="create a customer user; the password is read from stdin")
     cuc.add_argument("--email", required=True, help="the login, matched case-insensitively")
     cuc.add_argument("--first-name", default="")
     cuc.add_argument("--last-name", default="")
@@ -90,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.setup()
     try:
         settings = load(args.config)
         return dispatch(args, settings)
@@ -153,8 +154,12 @@ def dispatch(args: Any, settings: Settings) -> int:
     elif command == ("users", "set-password"):
         password = commands.read_password(args.password_stdin)
         result = run(admin.set_user_password(settings, args.username, password))
+    elif command == ("users", "unlock"):
+        result = run(admin.unlock(settings, "backoffice", args.username))
     elif command[0] == "users":
         result = run(admin.set_user_enabled(settings, args.username, args.action == "enable"))
+    elif command == ("customer-users", "unlock"):
+        result = run(admin.unlock(settings, "storefront", args.email))
     elif command[0] == "customer-users":
         password = commands.read_password(args.password_stdin)
         result = run(

@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from redis.asyncio import Redis
 
 from service.app import longest_lifetime
 from service.commands import CommandError, hash_password, open_pool
 from service.config import Settings
+from service.oauth.audit import audit
+from service.oauth.protection import account
 from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository
 from service.store.errors import StoreError
+from service.store.limits import LimitStore
 from service.store.tokens import TokenStore, create_redis
 from service.store.users import UserRepository
 
@@ -24,6 +28,7 @@ from service.store.users import UserRepository
 @dataclass
 class Stores:
     pool: asyncpg.Pool
+    redis: Redis
     tokens: TokenStore
 
 
@@ -36,7 +41,8 @@ async def stores(settings: Settings) -> AsyncIterator[Stores]:
         await pool.close()
         raise CommandError(f"redis.url: cannot connect ({exc})") from None
     try:
-        yield Stores(pool, TokenStore(redis, settings.redis.key_prefix, longest_lifetime(settings)))
+        tokens = TokenStore(redis, settings.redis.key_prefix, longest_lifetime(settings))
+        yield Stores(pool, redis, tokens)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     finally:
@@ -68,6 +74,14 @@ async def revoke(
             if await ClientRepository(s.pool).get(client) is None:
                 raise CommandError(f"--client: no client {client!r}")
             families = await s.tokens.revoke_client(client)
+    audit(
+        "tokens.revoked_all",
+        user=user,
+        customer_user=customer_user,
+        client_id=client,
+        logins=families,
+        by="command line",
+    )
     return {"revoked_logins": families}
 
 
@@ -90,6 +104,15 @@ async def set_user_password(settings: Settings, username: str, password: str) ->
         await users.set_password_hash(user.id, password_hash)
         revoked = await s.tokens.revoke_owner("backoffice", user.username)
     return {"username": username, "revoked_logins": revoked}
+
+
+async def unlock(settings: Settings, audience: str, login: str) -> dict[str, Any]:
+    """Forget the failed logins of an account and lift its lockout."""
+    async with stores(settings) as s:
+        unlocked = await LimitStore(s.redis, settings.redis.key_prefix).unlock(
+            account(audience, login)
+        )
+    return {"account": login, "unlocked": unlocked}
 
 
 async def set_client_active(settings: Settings, client_id: str, active: bool) -> dict[str, Any]:

@@ -21,14 +21,16 @@ from service.oauth.introspection import TokenAdmin
 from service.oauth.keys import KeyFileError, KeyRing
 from service.oauth.owners import Owners
 from service.oauth.passwords import Passwords
+from service.oauth.protection import Guard
 from service.oauth.tokens import TokenCodec
 from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.errors import StoreError
+from service.store.limits import LimitStore
 from service.store.pg import create_pool
 from service.store.tokens import TokenStore, create_redis
 from service.store.users import UserRepository
-from service.web import api, lifecycle, storefront, token
+from service.web import api, lifecycle, middleware, storefront, token
 from service.web.appkeys import (
     BEARER,
     CLIENTS,
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 
 
 async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[POOL] = await create_pool(app[SETTINGS].database)
+    app[POOL] = await create_pool(app[SETTINGS].database, require=False)
     try:
         yield
     finally:
@@ -57,7 +59,7 @@ async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[REDIS] = await create_redis(app[SETTINGS].redis)
+    app[REDIS] = await create_redis(app[SETTINGS].redis, require=False)
     try:
         yield
     finally:
@@ -82,15 +84,17 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     app[VISITORS] = visitors = VisitorRepository(app[POOL])
     app[BEARER] = BearerVerifier(codec, store)
     owners = Owners(users, customers, visitors, passwords, longest_lifetime(settings))
+    guard = Guard(LimitStore(app[REDIS], settings.redis.key_prefix), settings.protection)
     app[CLIENTS] = clients = ClientAuthenticator(ClientRepository(app[POOL]))
     app[TOKEN_ADMIN] = TokenAdmin(codec, store)
     app[TOKEN_ENDPOINT] = TokenEndpoint(
         clients,
         [
-            PasswordGrant(owners, codec, store),
+            PasswordGrant(owners, codec, store, guard),
             RefreshTokenGrant(owners, codec, store),
             ClientCredentialsGrant(owners, codec, store),
         ],
+        guard,
     )
     try:
         yield
@@ -142,6 +146,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([postgres_ctx, redis_ctx, domain_ctx, periodic_ctx])
     app.on_response_prepare.append(token.add_cors_headers)
+    middleware.setup(app)
     app.add_routes(token.routes())
     app.add_routes(lifecycle.routes())
     app.add_routes(api.routes(settings.api.backoffice_prefix))

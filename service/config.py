@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import typing
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class DatabaseSettings:
     pool_min_size: int = 1
     pool_max_size: int = 10
     timeout: float = 5.0
+    pgbouncer: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class RedisSettings:
     url: str = EMBEDDED
     timeout: float = 2.0
     key_prefix: str = "oauth:"
+    mode: str = "single"
+    sentinels: tuple[str, ...] = ()
+    sentinel_master: str = "mymaster"
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,16 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class ProtectionSettings:
+    failure_window: int = 900
+    max_account_failures: int = 5
+    lockout_time: int = 900
+    max_address_failures: int = 100
+    requests_per_minute: int = 600
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MaintenanceSettings:
     cleanup_interval: int = 3600
 
@@ -94,6 +109,7 @@ class Settings:
     cors: CorsSettings = field(default_factory=CorsSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
+    protection: ProtectionSettings = field(default_factory=ProtectionSettings)
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
@@ -126,6 +142,27 @@ def _section(name: str, cls: Any, raw: Any) -> Any:
     return cls(**values)
 
 
+def _validate_redis_topology(r: RedisSettings) -> None:
+    if r.mode not in ("single", "sentinel", "cluster"):
+        raise ConfigError(f"redis.mode: expected single, sentinel or cluster, got {r.mode!r}")
+    if r.mode == "single":
+        return
+    if r.url == EMBEDDED or r.url.startswith("unix://"):
+        raise ConfigError(f"redis.url: mode {r.mode} needs a redis:// or rediss:// URL")
+    database = r.url.split("://", 1)[1].partition("/")[2].partition("?")[0]
+    if r.mode == "cluster" and database not in ("", "0"):
+        raise ConfigError("redis.url: a Redis Cluster has only database 0")
+    if r.mode == "sentinel":
+        if not r.sentinels:
+            raise ConfigError("redis.sentinels: mode sentinel needs at least one host:port")
+        for address in r.sentinels:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f"redis.sentinels: {address!r} is not host:port")
+        if not r.sentinel_master:
+            raise ConfigError("redis.sentinel_master: must not be empty in mode sentinel")
+
+
 def _validate(s: Settings) -> None:
     positive = {
         "server.port": s.server.port,
@@ -147,6 +184,27 @@ def _validate(s: Settings) -> None:
     ):
         if value < 0:
             raise ConfigError(f"{key}: must not be negative, got {value}")
+    p = s.protection
+    for key, value in (
+        ("protection.failure_window", p.failure_window),
+        ("protection.lockout_time", p.lockout_time),
+    ):
+        if value <= 0:
+            raise ConfigError(f"{key}: must be positive, got {value}")
+    for key, value in (
+        ("protection.max_account_failures", p.max_account_failures),
+        ("protection.max_address_failures", p.max_address_failures),
+        ("protection.requests_per_minute", p.requests_per_minute),
+    ):
+        if value < 0:
+            raise ConfigError(f"{key}: must be 0 (off) or positive, got {value}")
+    for proxy in p.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"protection.trusted_proxies: {proxy!r} is not an address or CIDR"
+            ) from None
     if s.server.workers < 0:
         raise ConfigError("server.workers: must be 0 (one per CPU) or positive")
     if s.maintenance.cleanup_interval < 0:
@@ -165,6 +223,7 @@ def _validate(s: Settings) -> None:
     ):
         if url != EMBEDDED and not url.startswith(schemes):
             raise ConfigError(f"{key}: expected {EMBEDDED!r} or a URL starting with {schemes[0]}")
+    _validate_redis_topology(s.redis)
     for key, prefix in (
         ("api.backoffice_prefix", s.api.backoffice_prefix),
         ("api.storefront_prefix", s.api.storefront_prefix),

@@ -72,6 +72,16 @@ class TemporarilyUnavailable(OAuthError):
     message = "The service is temporarily unavailable. Please try again later."
 
 
+class TooManyRequests(OAuthError):
+    error = "too_many_requests"
+    status = 429
+    message = "Too many requests. Try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.headers["Retry-After"] = str(retry_after)
+
+
 class InvalidToken(Exception):
     """A bearer token that cannot be accepted (RFC 6750 invalid_token). The reason is for
     logs only; the caller always sees the same answer."""

@@ -8,9 +8,18 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol
 
+from service.oauth.audit import audit
 from service.oauth.clients import ClientAuthenticator, credentials
-from service.oauth.errors import InvalidGrant, InvalidRequest, InvalidToken, UnsupportedGrantType
+from service.oauth.errors import (
+    InvalidCredentials,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidToken,
+    OAuthError,
+    UnsupportedGrantType,
+)
 from service.oauth.owners import Owners
+from service.oauth.protection import Caller, Guard, account
 from service.oauth.tokens import Issued, TokenCodec
 from service.store.clients import Client
 from service.store.errors import StoreError
@@ -30,7 +39,9 @@ def required(params: Mapping[str, str], name: str) -> str:
 class Grant(Protocol):
     grant_type: str
 
-    async def respond(self, client: Client, params: Mapping[str, str]) -> Issued: ...
+    async def respond(
+        self, client: Client, params: Mapping[str, str], caller: Caller
+    ) -> Issued: ...
 
 
 def owner_of(client: Client, subject: str) -> Owner:
@@ -40,14 +51,35 @@ def owner_of(client: Client, subject: str) -> Owner:
 class PasswordGrant:
     grant_type = "password"
 
-    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenStore) -> None:
+    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenStore, guard: Guard) -> None:
         self._owners = owners
         self._codec = codec
         self._store = store
+        self._guard = guard
 
-    async def respond(self, client: Client, params: Mapping[str, str]) -> Issued:
+    async def respond(self, client: Client, params: Mapping[str, str], caller: Caller) -> Issued:
         username, password = required(params, "username"), required(params, "password")
-        subject = await self._owners.authenticate(client.audience, username, password)
+        if self._owners.is_guest(client.audience, username, password):
+            subject = await self._owners.visitor()
+        else:
+            subject = await self._authenticate(client, username, password, caller)
+        return await self._issue(client, subject)
+
+    async def _authenticate(
+        self, client: Client, username: str, password: str, caller: Caller
+    ) -> str:
+        name = account(client.audience, username)
+        await self._guard.admit_login(caller, name)
+        try:
+            subject = await self._owners.authenticate(client.audience, username, password)
+        except InvalidCredentials as exc:
+            if exc.hint is None:  # a wrong password, not a disabled account
+                await self._guard.failed(caller, name)
+            raise
+        await self._guard.succeeded(name)
+        return subject
+
+    async def _issue(self, client: Client, subject: str) -> Issued:
         # A refresh token only for clients allowed to use it.
         with_refresh = RefreshTokenGrant.grant_type in client.grants
         issued = self._codec.mint(
@@ -71,7 +103,7 @@ class RefreshTokenGrant:
         self._codec = codec
         self._store = store
 
-    async def respond(self, client: Client, params: Mapping[str, str]) -> Issued:
+    async def respond(self, client: Client, params: Mapping[str, str], caller: Caller) -> Issued:
         try:
             claims = self._codec.read_refresh(required(params, "refresh_token"))
         except InvalidToken:
@@ -90,7 +122,14 @@ class RefreshTokenGrant:
         owner = owner_of(client, claims.subject)
         outcome = await self._store.rotate(owner, claims.jti, issued.access, issued.refresh)
         if outcome is Rotation.REUSED:
-            log.warning("refresh token reused: family revoked (client %s)", client.client_id)
+            audit(
+                "token.reuse_detected",
+                client_id=client.client_id,
+                subject=claims.subject,
+                family=claims.family,
+                address=caller.address,
+                request_id=caller.request_id,
+            )
         if outcome is not Rotation.ROTATED:
             raise InvalidGrant(hint="Token has been revoked")
         return issued
@@ -106,7 +145,7 @@ class ClientCredentialsGrant:
         self._codec = codec
         self._store = store
 
-    async def respond(self, client: Client, params: Mapping[str, str]) -> Issued:
+    async def respond(self, client: Client, params: Mapping[str, str], caller: Caller) -> Issued:
         subject = await self._owners.of_client(client)
         issued = self._codec.mint(client.client_id, subject, client.audience, with_refresh=False)
         await self._store.record(owner_of(client, subject), issued.access, None)
@@ -114,16 +153,44 @@ class ClientCredentialsGrant:
 
 
 class TokenEndpoint:
-    def __init__(self, clients: ClientAuthenticator, grants: list[Grant]) -> None:
+    def __init__(self, clients: ClientAuthenticator, grants: list[Grant], guard: Guard) -> None:
         self._clients = clients
         self._grants = {g.grant_type: g for g in grants}
+        self._guard = guard
 
-    async def token(self, params: Mapping[str, str], basic: tuple[str, str] | None) -> Issued:
+    async def token(
+        self, params: Mapping[str, str], basic: tuple[str, str] | None, caller: Caller
+    ) -> Issued:
+        await self._guard.admit(caller)
         grant_type = params.get("grant_type")
-        if not grant_type:
-            raise InvalidRequest.parameter("grant_type")
-        grant = self._grants.get(grant_type)
-        if grant is None:
-            raise UnsupportedGrantType(hint="Check that all required parameters have been provided")
-        client = await self._clients.authenticate(credentials(params, basic), grant_type)
-        return await grant.respond(client, params)
+        try:
+            if not grant_type:
+                raise InvalidRequest.parameter("grant_type")
+            grant = self._grants.get(grant_type)
+            if grant is None:
+                raise UnsupportedGrantType(
+                    hint="Check that all required parameters have been provided"
+                )
+            client = await self._clients.authenticate(credentials(params, basic), grant_type)
+            issued = await grant.respond(client, params, caller)
+        except OAuthError as exc:
+            audit(
+                "token.refused",
+                grant_type=(grant_type or "")[:64],
+                error=exc.error,
+                hint=exc.hint,
+                client_id=(params.get("client_id") or (basic or ("",))[0])[:128],
+                username=(params.get("username") or "")[:255] or None,
+                address=caller.address,
+                request_id=caller.request_id,
+            )
+            raise
+        audit(
+            "token.issued",
+            grant_type=grant_type,
+            client_id=client.client_id,
+            subject=issued.subject,
+            address=caller.address,
+            request_id=caller.request_id,
+        )
+        return issued

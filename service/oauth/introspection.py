@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.oauth.audit import audit
 from service.oauth.errors import InvalidToken
+from service.oauth.protection import Caller
 from service.oauth.tokens import Claims, TokenCodec
 from service.store.clients import Client
 from service.store.tokens import TokenStore
@@ -30,7 +32,7 @@ class TokenAdmin:
                 continue
         return None
 
-    async def revoke(self, client: Client, token: str, hint: str | None) -> None:
+    async def revoke(self, client: Client, token: str, hint: str | None, caller: Caller) -> None:
         """Revoke if it is the client's live token; say nothing either way (RFC 7009 §2.2)."""
         found = self._read(token, hint)
         if found is None or found[0].client_id != client.client_id:
@@ -38,9 +40,18 @@ class TokenAdmin:
         claims, kind = found
         if kind == REFRESH:
             # RFC 7009 §2.1: revoking a refresh token also revokes its grant's access tokens.
-            await self._store.revoke_family(claims.family)
+            revoked = await self._store.revoke_family(claims.family)
         else:
-            await self._store.revoke_access(claims.family, claims.jti)
+            revoked = await self._store.revoke_access(claims.family, claims.jti)
+        if revoked:
+            audit(
+                "token.revoked",
+                token_type=kind,
+                client_id=client.client_id,
+                subject=claims.subject,
+                address=caller.address,
+                request_id=caller.request_id,
+            )
 
     async def introspect(self, client: Client, token: str, hint: str | None) -> dict[str, Any]:
         found = self._read(token, hint)

@@ -100,6 +100,12 @@ class KeyRing:
             )
         keys = []
         for path in files:
+            mode = path.stat().st_mode & 0o777
+            if mode & 0o007:
+                raise KeyFileError(
+                    f"tokens.keys_dir: {path} is readable by every user (mode {mode:o}): "
+                    f"a private key must not be; run `chmod 600 {path}`"
+                )
             try:
                 keys.append(_import(path.read_bytes()))
             except (OSError, KeyFileError) as exc:

@@ -43,11 +43,16 @@ class Owners:
         self._passwords = passwords
         self._visitor_lifetime = visitor_lifetime
 
+    def is_guest(self, audience: str, username: str, password: str) -> bool:
+        return audience == "storefront" and _is_guest(username, password)
+
+    async def visitor(self) -> str:
+        """A new customer visitor row: every guest token gets its own."""
+        visitor = await self._visitors.create(secrets.token_hex(10), self._visitor_lifetime)
+        return VISITOR + visitor.session_id
+
     async def authenticate(self, audience: str, username: str, password: str) -> str:
         """The token subject for these credentials; one failure answer for every miss."""
-        if audience == "storefront" and _is_guest(username, password):
-            visitor = await self._visitors.create(secrets.token_hex(10), self._visitor_lifetime)
-            return VISITOR + visitor.session_id
         if audience == "backoffice":
             user = await self._users.find_for_login(username)
             found = (

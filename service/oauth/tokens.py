@@ -29,6 +29,7 @@ def new_id() -> str:
 
 @dataclass(frozen=True)
 class Issued:
+    subject: str
     access_token: str
     refresh_token: str | None
     expires_in: int
@@ -91,7 +92,7 @@ class TokenCodec:
         if with_refresh:
             refresh = TokenRecord(family, new_id(), self._settings.refresh_token_lifetime)
             refresh_token = self._sign(REFRESH_TYP, client_id, subject, realm, scopes, refresh, now)
-        return Issued(access_token, refresh_token, access_life, access, refresh)
+        return Issued(subject, access_token, refresh_token, access_life, access, refresh)
 
     def _sign(
         self,

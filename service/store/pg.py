@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from service.config import DatabaseSettings
-from service.store.errors import translated
+from service.store.errors import StoreUnavailable, translated
 
 log = logging.getLogger(__name__)
 # Any constant works; it serialises concurrent `migrate` runs (several replicas starting).
@@ -24,18 +24,30 @@ def hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-async def create_pool(db: DatabaseSettings) -> asyncpg.Pool:
-    with translated("postgres"):
-        pool = await asyncpg.create_pool(
+async def create_pool(db: DatabaseSettings, *, require: bool = True) -> asyncpg.Pool:
+    """A pool, checked with one query. With require=False a Postgres that is down only gets
+    a warning and an empty pool: requests answer 503 until it is back."""
+
+    def pool(min_size: int) -> asyncpg.Pool:
+        return asyncpg.create_pool(
             db.url,
-            min_size=db.pool_min_size,
+            min_size=min_size,
             max_size=db.pool_max_size,
             timeout=db.timeout,
             command_timeout=db.timeout,
         )
-        await pool.fetchval("SELECT 1")
+
+    try:
+        with translated("postgres"):
+            ready = await pool(db.pool_min_size)
+            await ready.fetchval("SELECT 1")
+    except StoreUnavailable:
+        if require:
+            raise
+        log.warning("postgres unavailable at start", extra={"dsn": hide_password(db.url)})
+        return await pool(0)
     log.info("postgres pool open", extra={"dsn": hide_password(db.url)})
-    return pool
+    return ready
 
 
 def _migrations() -> list[tuple[int, str, str]]:

@@ -25,24 +25,40 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from service.config import RedisSettings
-from service.store.errors import translated
+from service.store.errors import StoreUnavailable, translated
 from service.store.pg import hide_password
+from service.store.topology import RedisClient, close, connect
 
 log = logging.getLogger(__name__)
 
 
-async def create_redis(settings: RedisSettings) -> Redis:
-    client = Redis.from_url(
-        settings.url,
+async def create_redis(settings: RedisSettings, *, require: bool = True) -> RedisClient:
+    """A client; pinged once. With require=False a Redis that is down only gets a warning:
+    requests answer 503 until it is back, and the process does not die of it."""
+    client = connect(
+        settings,
         socket_timeout=settings.timeout,
         socket_connect_timeout=settings.timeout,
+        # One quick retry replaces a pooled connection that died with a restarted server;
+        # more would stretch how long a request waits before its 503.
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
     )
-    with translated("redis"):
-        await client.ping()
-    log.info("redis client open", extra={"dsn": hide_password(settings.url)})
+    try:
+        with translated("redis"):
+            await client.ping()
+    except StoreUnavailable:
+        if require:
+            await close(client)
+            raise
+        log.warning("redis unavailable at start", extra={"dsn": hide_password(settings.url)})
+    else:
+        log.info("redis client open", extra={"dsn": hide_password(settings.url)})
     return client
 
 
@@ -94,12 +110,22 @@ class Owner:
 
 
 class TokenStore:
-    def __init__(self, redis: Redis, prefix: str, index_ttl: int) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, index_ttl: int) -> None:
         self._redis = redis
         self._prefix = prefix
         self._index_ttl = index_ttl
         self._rotate = redis.register_script(_ROTATE)
         self._revoke_family = redis.register_script(_REVOKE_FAMILY)
+        self._cluster = isinstance(redis, RedisCluster)
+
+    async def _queue(self, pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+        """Queue a script in a pipeline. redis-py's ClusterPipeline refuses EVALSHA (it cannot
+        load a missing script mid-pipeline), so on a Cluster the body goes as EVAL: a few
+        hundred bytes more per call, still one round trip per node, cached by each node."""
+        if self._cluster:
+            pipe.eval(script.script, len(keys), *keys, *args)
+        else:
+            await script(keys=keys, args=args, client=pipe)
 
     def _access_prefix(self, family: str) -> str:
         return f"{self._prefix}{{{family}}}:a:"
@@ -144,7 +170,9 @@ class TokenStore:
         atomically: of two concurrent uses of one refresh token, one wins."""
         with translated("redis"):
             async with self._redis.pipeline(transaction=False) as pipe:
-                await self._rotate(
+                await self._queue(
+                    pipe,
+                    self._rotate,
                     keys=[
                         self.family_key(refresh.family),
                         self.access_key(access.family, access.jti),
@@ -156,7 +184,6 @@ class TokenStore:
                         access.ttl,
                         refresh.ttl,
                     ],
-                    client=pipe,
                 )
                 # The family lives on: so must the index entries that find it.
                 self._index(pipe, owner, None)
@@ -199,10 +226,11 @@ class TokenStore:
             families = [m.decode() if isinstance(m, bytes) else m for m in members]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for family in families:
-                    await self._revoke_family(
+                    await self._queue(
+                        pipe,
+                        self._revoke_family,
                         keys=[self.family_key(family)],
                         args=[self._access_prefix(family)],
-                        client=pipe,
                     )
                 pipe.delete(index)
                 results = await pipe.execute()

@@ -10,6 +10,7 @@ from service.oauth.grants import required
 from service.store.clients import Client
 from service.web.appkeys import CLIENTS, CODEC, SETTINGS, TOKEN_ADMIN
 from service.web.errors import no_store_json
+from service.web.middleware import caller
 from service.web.token import ENDPOINT, read_basic, read_params
 
 
@@ -21,7 +22,7 @@ async def _client_and_token(request: web.Request) -> tuple[Client, str, str | No
 
 async def revoke(request: web.Request) -> web.Response:
     client, token, hint = await _client_and_token(request)
-    await request.app[TOKEN_ADMIN].revoke(client, token, hint)
+    await request.app[TOKEN_ADMIN].revoke(client, token, hint, caller(request))
     return web.Response(status=200, headers={"Cache-Control": "no-store"})
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from service.oauth.errors import InvalidClient, InvalidRequest
 from service.web.appkeys import SETTINGS, TOKEN_ENDPOINT
 from service.web.errors import no_store_json
+from service.web.middleware import caller
 
 ENDPOINT = "/oauth2-token"
 FORM = "application/x-www-form-urlencoded"
@@ -77,7 +78,7 @@ def read_basic(request: web.Request) -> tuple[str, str] | None:
 
 async def token(request: web.Request) -> web.Response:
     params = await read_params(request)
-    issued = await request.app[TOKEN_ENDPOINT].token(params, read_basic(request))
+    issued = await request.app[TOKEN_ENDPOINT].token(params, read_basic(request), caller(request))
     body: dict[str, str | int] = {
         "token_type": "Bearer",
         "expires_in": issued.expires_in,

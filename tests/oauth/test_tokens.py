@@ -151,3 +151,29 @@ def test_private_keys_are_written_owner_only(tmp_path: Path) -> None:
 def test_empty_keys_folder_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(keys.KeyFileError, match=r"tokens\.keys_dir"):
         KeyRing.load(tmp_path)
+
+
+def test_a_world_readable_private_key_stops_the_start(tmp_path: Path) -> None:
+    keys.generate(tmp_path, "RS256")
+    [pem] = tmp_path.glob("*.pem")
+    pem.chmod(0o644)
+    with pytest.raises(keys.KeyFileError, match="chmod 600"):
+        KeyRing.load(tmp_path)
+
+
+def test_injected_or_unknown_kid_is_refused(codec: TokenCodec, ring: KeyRing) -> None:
+    _, payload, signature = codec.mint("c", "s", "backoffice").access_token.split(".")
+    for kid in ("../../../../dev/null", "' OR 1=1 --", "", "x" * 5000):
+        header = b64(
+            {"alg": "RS256", "typ": "at+jwt", "kid": kid, "jku": "https://evil.example/jwks.json"}
+        )
+        with pytest.raises(InvalidToken):
+            codec.read_access(f"{header}.{payload}.{signature}")
+
+
+def test_tampered_payload_is_refused(codec: TokenCodec) -> None:
+    header, payload, signature = codec.mint("c", "s", "backoffice").access_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["sub"] = "admin"
+    with pytest.raises(InvalidToken):
+        codec.read_access(f"{header}.{b64(claims)}.{signature}")

@@ -1,0 +1,63 @@
+"""Request ids, the client address behind trusted proxies, and the headers every answer gets."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from service.oauth.protection import Caller
+from service.web.appkeys import SETTINGS
+
+REQUEST_ID = web.RequestKey("request_id", str)
+_GOOD_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def client_address(request: web.Request) -> str:
+    """The peer, or the X-Forwarded-For hop just before our trusted proxies: a header from
+    anyone else is ignored, or every client could pick its own rate-limit bucket."""
+    peer = request.remote or "unknown"
+    proxies = request.app[TRUSTED]
+    if not proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    address = peer
+    for hop in [peer, *reversed(hops)]:
+        try:
+            ip = ipaddress.ip_address(hop)
+        except ValueError:
+            return address
+        address = str(ip)
+        if not any(ip in net for net in proxies):
+            return address
+    return address
+
+
+def caller(request: web.Request) -> Caller:
+    return Caller(address=client_address(request), request_id=request[REQUEST_ID])
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    request[REQUEST_ID] = given if _GOOD_ID.fullmatch(given) else secrets.token_hex(8)
+    return await handler(request)
+
+
+async def common_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["X-Request-Id"] = request.get(REQUEST_ID, "")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.popall("Server", None)
+
+
+TRUSTED = web.AppKey("trusted_proxies", tuple)
+
+
+def setup(app: web.Application) -> None:
+    networks = app[SETTINGS].protection.trusted_proxies
+    app[TRUSTED] = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+    app.middlewares.insert(0, request_id_middleware)
+    app.on_response_prepare.append(common_headers)

@@ -1,0 +1,187 @@
+"""Brute force and abuse: lockout, per-address limits (429 + Retry-After), trusted proxies,
+request ids, and an audit trail that never holds a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service import admin
+from service.app import create_app
+from service.config import Settings, replace
+from tests.conftest import Factory, Seeded, bearer, password_grant
+
+
+def login(seeded: Seeded, username: str = "admin", password: str = "s3cret-pass") -> dict[str, Any]:
+    return {
+        "grant_type": "password",
+        "client_id": seeded.client_id,
+        "client_secret": seeded.client_secret,
+        "username": username,
+        "password": password,
+    }
+
+
+async def attempt(client: TestClient[Any, Any], seeded: Seeded, **kwargs: Any) -> Any:
+    headers = kwargs.pop("headers", None)
+    return await client.post("/oauth2-token", json=login(seeded, **kwargs), headers=headers)
+
+
+async def test_five_failures_lock_the_account_even_for_the_right_password(
+    client: TestClient[Any, Any], seeded: Seeded, factory: Factory, settings: Settings
+) -> None:
+    await factory.user("other", password="other-pass")
+    for _ in range(5):
+        wrong = await attempt(client, seeded, password="wrong-pass")
+        assert "hint" not in await wrong.json()
+
+    locked = await attempt(client, seeded)
+    body = await locked.json()
+    assert (locked.status, body["error"], body["hint"]) == (
+        400,
+        "invalid_grant",
+        "Account is locked.",
+    )
+    # By email too: the lock belongs to the account name that was attacked.
+    assert (await attempt(client, seeded, username="other", password="other-pass")).status == 200
+
+    assert (await admin.unlock(settings, "backoffice", "admin"))["unlocked"]
+    assert (await attempt(client, seeded)).status == 200
+
+
+async def test_unknown_accounts_lock_alike(client: TestClient[Any, Any], seeded: Seeded) -> None:
+    for _ in range(5):
+        await attempt(client, seeded, username="ghost", password="guess-guess")
+    body = await (await attempt(client, seeded, username="ghost", password="guess-guess")).json()
+    assert body["hint"] == "Account is locked."
+
+
+async def test_a_success_resets_the_account_counter(
+    client: TestClient[Any, Any], seeded: Seeded
+) -> None:
+    for _ in range(4):
+        await attempt(client, seeded, password="wrong-pass")
+    assert (await attempt(client, seeded)).status == 200
+    for _ in range(4):
+        await attempt(client, seeded, password="wrong-pass")
+    assert (await attempt(client, seeded)).status == 200
+
+
+async def limited(aiohttp_client: Any, settings: Settings, **protection: Any) -> Any:
+    app = create_app(replace(settings, protection=protection))
+    return await aiohttp_client(app)
+
+
+async def test_requests_over_the_address_rate_get_429(
+    aiohttp_client: Any, settings: Settings, seeded: Seeded
+) -> None:
+    client = await limited(aiohttp_client, settings, requests_per_minute=3)
+    for _ in range(3):
+        assert (await attempt(client, seeded)).status == 200
+    refused = await attempt(client, seeded)
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    body = await refused.json()
+    assert body["error"] == "too_many_requests"
+    assert body["message"] == body["error_description"]
+
+
+async def test_failed_logins_from_one_address_get_429(
+    aiohttp_client: Any, settings: Settings, seeded: Seeded
+) -> None:
+    client = await limited(aiohttp_client, settings, max_address_failures=3)
+    for name in ("a", "b", "c"):
+        assert (await attempt(client, seeded, username=name, password="nope-nope")).status == 400
+    assert (await attempt(client, seeded)).status == 429
+
+
+async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(
+    aiohttp_client: Any, settings: Settings, seeded: Seeded
+) -> None:
+    client = await limited(aiohttp_client, settings, requests_per_minute=2)
+    statuses = [
+        (await attempt(client, seeded, headers={"X-Forwarded-For": f"203.0.113.{n}"})).status
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+async def test_x_forwarded_for_from_a_trusted_proxy_is_believed(
+    aiohttp_client: Any, settings: Settings, seeded: Seeded
+) -> None:
+    client = await limited(
+        aiohttp_client, settings, requests_per_minute=2, trusted_proxies=("127.0.0.0/8",)
+    )
+    for n in range(3):
+        response = await attempt(client, seeded, headers={"X-Forwarded-For": f"203.0.113.{n}"})
+        assert response.status == 200
+    # The client may prepend anything; only the hop the proxy added counts.
+    spoofed = {"X-Forwarded-For": "198.51.100.7, 203.0.113.0"}
+    assert (await attempt(client, seeded, headers=spoofed)).status == 200
+    assert (await attempt(client, seeded, headers=spoofed)).status == 429
+
+
+async def test_every_answer_carries_a_request_id(
+    client: TestClient[Any, Any], seeded: Seeded
+) -> None:
+    ok = await attempt(client, seeded)
+    error = await attempt(client, seeded, password="wrong-pass")
+    api = await client.get("/api/users", headers=bearer("nope"))
+    missing = await client.get("/nowhere")
+    ids = [r.headers["X-Request-Id"] for r in (ok, error, api, missing)]
+    assert all(ids) and len(set(ids)) == 4
+    assert "Server" not in ok.headers
+
+    echoed = await client.get("/api/users", headers={"X-Request-Id": "trace-123"})
+    assert echoed.headers["X-Request-Id"] == "trace-123"
+    cleaned = await client.get("/api/users", headers={"X-Request-Id": "bad id\\n"})
+    assert cleaned.headers["X-Request-Id"] != "bad id\\n"
+
+
+async def test_audit_trail_has_the_events_and_no_secret(
+    client: TestClient[Any, Any], seeded: Seeded, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.logs import JsonFormatter
+
+    caplog.set_level(logging.INFO)
+    tokens = await password_grant(client, seeded)
+    for _ in range(5):
+        await attempt(client, seeded, password="wrong-password-123")
+    await client.post(
+        "/oauth2-token/revoke",
+        data={
+            "client_id": seeded.client_id,
+            "client_secret": seeded.client_secret,
+            "token": tokens["refresh_token"],
+        },
+    )
+    await client.get("/api/users", headers=bearer(tokens["access_token"]))
+
+    lines = [JsonFormatter().format(r) for r in caplog.records]
+    events = [json.loads(line) for line in lines if '"logger": "service.audit"' in line]
+    kinds = [e["message"] for e in events]
+    assert kinds.count("token.issued") == 1
+    assert kinds.count("token.refused") == 5
+    assert "account.locked" in kinds
+    assert "token.revoked" in kinds
+    issued = events[kinds.index("token.issued")]
+    assert issued["client_id"] == seeded.client_id
+    assert issued["subject"] == "admin"
+    assert issued["address"] == "127.0.0.1"
+    assert issued["request_id"]
+
+    everything = "\n".join(lines) + caplog.text
+    assert seeded.client_secret
+    for secret in (
+        "s3cret-pass",
+        "wrong-password-123",
+        seeded.client_secret,
+        tokens["access_token"],
+        tokens["refresh_token"],
+    ):
+        assert secret not in everything
+    assert tokens["access_token"].split(".")[2] not in everything
