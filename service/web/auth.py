@@ -19,11 +19,44 @@ def _refuse(status: int, error: str, detail: str) -> web.Response:
     return jsonapi.error(status, error, detail, challenge)
 
 
+def _media_types(header: str) -> list[tuple[str, set[str]]]:
+    """(type, parameter names) per entry of an Accept-like header; q is not a parameter."""
+    entries = []
+    for part in header.split(","):
+        mime, *params = (p.strip() for p in part.split(";"))
+        names = {p.split("=", 1)[0].strip().lower() for p in params if p} - {"q"}
+        if mime:
+            entries.append((mime.lower(), names))
+    return entries
+
+
+def negotiate(request: web.Request) -> web.Response | None:
+    """JSON:API content negotiation: 415 for a body that is not plain JSON:API, 406 when
+    the client accepts nothing we can send."""
+    allowed = {"ext", "profile"}
+    content_type = request.headers.get("Content-Type")
+    if content_type is not None and (request.can_read_body or "vnd.api+json" in content_type):
+        [(mime, params)] = _media_types(content_type)[:1] or [("", set())]
+        if mime != jsonapi.MEDIA_TYPE or params - allowed:
+            return jsonapi.error(415, "unsupported media type", f"Send {jsonapi.MEDIA_TYPE}.")
+    accept = request.headers.get("Accept")
+    if accept:
+        entries = _media_types(accept)
+        ours = [params for mime, params in entries if mime == jsonapi.MEDIA_TYPE]
+        wildcard = any(mime in ("*/*", "application/*") for mime, _ in entries)
+        if (ours and all(params - allowed for params in ours)) or (not ours and not wildcard):
+            return jsonapi.error(406, "not acceptable", f"Accept {jsonapi.MEDIA_TYPE}.")
+    return None
+
+
 def bearer(realm: str) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
     """Let the handler run only for a live access token issued for `realm`."""
 
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def checked(request: web.Request) -> web.Response:
+            refused = negotiate(request)
+            if refused is not None:
+                return refused
             if "access_token" in request.query:
                 detail = "Send the token in the Authorization header, not the query string."
                 return _refuse(400, "invalid_request", detail)

@@ -127,3 +127,30 @@ async def test_unknown_api_path_is_a_jsonapi_404(client: TestClient[Any, Any]) -
     response = await client.get("/api/nothing", headers={"Accept": JSONAPI})
     assert response.status == 404
     assert response.headers["Content-Type"] == JSONAPI
+
+
+async def test_jsonapi_content_negotiation(client: TestClient[Any, Any], seeded: Seeded) -> None:
+    token = (await password_grant(client, seeded))["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def status(**headers: str) -> int:
+        return (await client.get("/api/users", headers={**auth, **headers})).status
+
+    assert await status(Accept=JSONAPI) == 200
+    assert await status(Accept="*/*") == 200
+    assert await status(Accept="application/json, application/vnd.api+json") == 200
+    assert await status(Accept=f'{JSONAPI}; profile="x"') == 200
+    assert await status() == 200
+    assert await status(Accept="text/html") == 406
+    assert await status(Accept=f"{JSONAPI}; charset=utf-8") == 406
+    response = await client.get("/api/users", headers={**auth, "Accept": "text/html"})
+    assert response.headers["Content-Type"] == JSONAPI
+
+    posted = await client.get(
+        "/api/users", headers={**auth, "Content-Type": f"{JSONAPI}; version=2"}, data=b"{}"
+    )
+    assert posted.status == 415
+    plain = await client.get(
+        "/api/users", headers={**auth, "Content-Type": "text/plain"}, data=b"x"
+    )
+    assert plain.status == 415
