@@ -165,7 +165,7 @@ async def test_redis_outage(outage_app: Any, own_redis: OwnRedis) -> None:
 
 
 async def test_postgres_outage(outage_app: Any, own_postgres: OwnPostgres) -> None:
-    client, back_office, shop, pool = outage_app
+    client, back_office, shop, _ = outage_app
     token = (await post(client, login(back_office)))[1]["access_token"]
 
     own_postgres.stop()
