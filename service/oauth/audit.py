@@ -4,9 +4,21 @@ locked account. Callers pass names and ids only, never a password, secret or tok
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 log = logging.getLogger("service.audit")
 
 
-def audit(event: str, **fields: object) -> None:
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the web layer established it."""
+
+    address: str
+    request_id: str
+
+
+def audit(event: str, caller: Caller | None = None, **fields: object) -> None:
+    """Log one event; `caller` adds where the request came from and its request id."""
+    if caller is not None:
+        fields.update(address=caller.address, request_id=caller.request_id)
     log.info(event, extra={"audit": {k: v for k, v in fields.items() if v is not None}})

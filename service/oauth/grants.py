@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol
 
-from service.oauth.audit import audit
+from service.oauth.audit import Caller, audit
 from service.oauth.clients import ClientAuthenticator, credentials
 from service.oauth.errors import (
     InvalidCredentials,
@@ -19,7 +19,7 @@ from service.oauth.errors import (
     UnsupportedGrantType,
 )
 from service.oauth.owners import Owners
-from service.oauth.protection import Caller, Guard, account
+from service.oauth.protection import Guard, account
 from service.oauth.tokens import Issued, TokenCodec
 from service.store.clients import Client
 from service.store.errors import StoreError
@@ -124,11 +124,10 @@ class RefreshTokenGrant:
         if outcome is Rotation.REUSED:
             audit(
                 "token.reuse_detected",
+                caller,
                 client_id=client.client_id,
                 subject=claims.subject,
                 family=claims.family,
-                address=caller.address,
-                request_id=caller.request_id,
             )
         if outcome is not Rotation.ROTATED:
             raise InvalidGrant(hint="Token has been revoked")
@@ -176,21 +175,19 @@ class TokenEndpoint:
         except OAuthError as exc:
             audit(
                 "token.refused",
+                caller,
                 grant_type=(grant_type or "")[:64],
                 error=exc.error,
                 hint=exc.hint,
                 client_id=(params.get("client_id") or (basic or ("",))[0])[:128],
                 username=(params.get("username") or "")[:255] or None,
-                address=caller.address,
-                request_id=caller.request_id,
             )
             raise
         audit(
             "token.issued",
+            caller,
             grant_type=grant_type,
             client_id=client.client_id,
             subject=issued.subject,
-            address=caller.address,
-            request_id=caller.request_id,
         )
         return issued

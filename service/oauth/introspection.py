@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.oauth.audit import audit
+from service.oauth.audit import Caller, audit
 from service.oauth.errors import InvalidToken
-from service.oauth.protection import Caller
 from service.oauth.tokens import Claims, TokenCodec
 from service.store.clients import Client
 from service.store.tokens import TokenStore
@@ -46,11 +45,10 @@ class TokenAdmin:
         if revoked:
             audit(
                 "token.revoked",
+                caller,
                 token_type=kind,
                 client_id=client.client_id,
                 subject=claims.subject,
-                address=caller.address,
-                request_id=caller.request_id,
             )
 
     async def introspect(self, client: Client, token: str, hint: str | None) -> dict[str, Any]:

@@ -3,22 +3,12 @@ counted per account and per address, and account lockout."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from service.config import ProtectionSettings
-from service.oauth.audit import audit
+from service.oauth.audit import Caller, audit
 from service.oauth.errors import InvalidCredentials, TooManyRequests
 from service.store.limits import LimitStore
 
 LOCKED = "Account is locked."
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling, as the web layer established it."""
-
-    address: str
-    request_id: str
 
 
 def account(audience: str, username: str) -> str:
@@ -54,9 +44,7 @@ class Guard:
         if s.max_account_failures and await self._limits.account_failed(
             name, s.failure_window, s.max_account_failures, s.lockout_time
         ):
-            audit(
-                "account.locked", account=name, address=caller.address, request_id=caller.request_id
-            )
+            audit("account.locked", caller, account=name)
 
     async def succeeded(self, name: str) -> None:
         if self._settings.max_account_failures:

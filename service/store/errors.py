@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 
 import asyncpg
 import redis.exceptions
+
+from service.metrics import observe_store
 
 
 class StoreError(Exception):
@@ -38,17 +41,25 @@ _DOWN = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
+    redis.exceptions.ClusterError,  # CLUSTERDOWN, or retries exhausted while slots move
 )
 
 
 @contextlib.contextmanager
 def translated(what: str) -> Iterator[None]:
-    """Turn driver exceptions into StoreError subclasses named after `what`."""
+    """Turn driver exceptions into StoreError subclasses named after `what`; time the
+    operation for the latency histograms ("redis", else a Postgres table)."""
+    start, outcome = time.perf_counter(), "error"
     try:
         yield
+        outcome = "ok"
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"{what}: {exc.constraint_name or 'unique'} already taken") from None
     except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError) as exc:
         raise Invalid(f"{what}: rejected by {exc.constraint_name}") from None
+    except asyncpg.DataError as exc:
+        raise Invalid(f"{what}: {type(exc).__name__}") from None
     except _DOWN as exc:
         raise StoreUnavailable(f"{what}: {type(exc).__name__}") from None
+    finally:
+        observe_store(what, outcome, time.perf_counter() - start)

@@ -39,7 +39,7 @@ def _page_param(request: web.Request, name: str, default: int, maximum: int) -> 
     return int(raw)
 
 
-@bearer("backoffice")
+@bearer("backoffice", query=("page[size]", "page[number]"))
 async def list_users(request: web.Request, claims: Claims) -> web.Response:
     size = _page_param(request, "size", 10, MAX_PAGE_SIZE)
     number = _page_param(request, "number", 1, 1_000_000)

@@ -49,8 +49,11 @@ def negotiate(request: web.Request) -> web.Response | None:
     return None
 
 
-def bearer(realm: str) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
-    """Let the handler run only for a live access token issued for `realm`."""
+def bearer(
+    realm: str, query: tuple[str, ...] = ()
+) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
+    """Let the handler run only for a live access token issued for `realm`, with no query
+    parameter but those in `query` (JSON:API: an unknown one is a 400)."""
 
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def checked(request: web.Request) -> web.Response:
@@ -60,6 +63,10 @@ def bearer(realm: str) -> Callable[[Handler], Callable[[web.Request], Awaitable[
             if "access_token" in request.query:
                 detail = "Send the token in the Authorization header, not the query string."
                 return _refuse(400, "invalid_request", detail)
+            unknown = sorted(set(request.query) - set(query))
+            if unknown:
+                detail = f"Unsupported query parameter {unknown[0]!r}."
+                return jsonapi.error(400, "invalid query parameter", detail)
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             try:
                 if scheme.lower() != "bearer":

@@ -9,7 +9,7 @@ import secrets
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from service.oauth.protection import Caller
+from service.oauth.audit import Caller
 from service.web.appkeys import SETTINGS
 
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -12,6 +12,7 @@ from aiohttp import web
 from service.oauth.errors import InvalidClient, InvalidRequest
 from service.web.appkeys import SETTINGS, TOKEN_ENDPOINT
 from service.web.errors import no_store_json
+from service.web.metrics import counting_grant
 from service.web.middleware import caller
 
 ENDPOINT = "/oauth2-token"
@@ -33,6 +34,14 @@ def _from_json(raw: bytes) -> dict[str, str]:
         if not isinstance(value, str):
             raise InvalidRequest.parameter(key)
         params[key] = value
+    return _checked(params)
+
+
+def _checked(params: dict[str, str]) -> dict[str, str]:
+    """No parameter of any grant holds a NUL, and Postgres text cannot store one."""
+    for key, value in params.items():
+        if "\x00" in key or "\x00" in value:
+            raise InvalidRequest.parameter(key.replace("\x00", ""))
     return params
 
 
@@ -46,7 +55,7 @@ def _from_form(raw: bytes) -> dict[str, str]:
         if key in params:  # RFC 6749 §3.2: parameters MUST NOT be repeated
             raise InvalidRequest.parameter(key)
         params[key] = value
-    return params
+    return _checked(params)
 
 
 async def read_params(request: web.Request) -> dict[str, str]:
@@ -70,15 +79,19 @@ def read_basic(request: web.Request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidClient(basic=True) from None
     client_id, sep, secret = decoded.partition(":")
-    if not sep or not client_id:
-        raise InvalidClient(basic=True)
     # RFC 6749 §2.3.1: both parts are form-encoded before base64.
-    return unquote_plus(client_id), unquote_plus(secret)
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if not sep or not client_id or "\x00" in client_id + secret:
+        raise InvalidClient(basic=True)
+    return client_id, secret
 
 
 async def token(request: web.Request) -> web.Response:
     params = await read_params(request)
-    issued = await request.app[TOKEN_ENDPOINT].token(params, read_basic(request), caller(request))
+    with counting_grant(params.get("grant_type")):
+        issued = await request.app[TOKEN_ENDPOINT].token(
+            params, read_basic(request), caller(request)
+        )
     body: dict[str, str | int] = {
         "token_type": "Bearer",
         "expires_in": issued.expires_in,

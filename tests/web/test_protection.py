@@ -13,17 +13,7 @@ from aiohttp.test_utils import TestClient
 from service import admin
 from service.app import create_app
 from service.config import Settings, replace
-from tests.conftest import Factory, Seeded, bearer, password_grant
-
-
-def login(seeded: Seeded, username: str = "admin", password: str = "s3cret-pass") -> dict[str, Any]:
-    return {
-        "grant_type": "password",
-        "client_id": seeded.client_id,
-        "client_secret": seeded.client_secret,
-        "username": username,
-        "password": password,
-    }
+from tests.conftest import Factory, Seeded, bearer, login, password_grant
 
 
 async def attempt(client: TestClient[Any, Any], seeded: Seeded, **kwargs: Any) -> Any:
