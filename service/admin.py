@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from redis.asyncio import Redis
 
 from service.app import longest_lifetime
 from service.commands import CommandError, hash_password, open_pool
@@ -22,13 +21,14 @@ from service.store.customers import CustomerUserRepository
 from service.store.errors import StoreError
 from service.store.limits import LimitStore
 from service.store.tokens import TokenStore, create_redis
+from service.store.topology import RedisClient, close
 from service.store.users import UserRepository
 
 
 @dataclass
 class Stores:
     pool: asyncpg.Pool
-    redis: Redis
+    redis: RedisClient
     tokens: TokenStore
 
 
@@ -46,7 +46,7 @@ async def stores(settings: Settings) -> AsyncIterator[Stores]:
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     finally:
-        await redis.aclose()
+        await close(redis)
         await pool.close()
 
 

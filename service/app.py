@@ -29,8 +29,9 @@ from service.store.errors import StoreError
 from service.store.limits import LimitStore
 from service.store.pg import create_pool
 from service.store.tokens import TokenStore, create_redis
+from service.store.topology import close as close_redis
 from service.store.users import UserRepository
-from service.web import api, lifecycle, middleware, storefront, token
+from service.web import api, health, lifecycle, metrics, middleware, openapi, storefront, token
 from service.web.appkeys import (
     BEARER,
     CLIENTS,
@@ -63,7 +64,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await app[REDIS].aclose()
+        await close_redis(app[REDIS])
 
 
 def longest_lifetime(settings: Settings) -> int:
@@ -147,8 +148,11 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([postgres_ctx, redis_ctx, domain_ctx, periodic_ctx])
     app.on_response_prepare.append(token.add_cors_headers)
     middleware.setup(app)
+    metrics.setup(app)
+    app.add_routes(health.routes())
     app.add_routes(token.routes())
     app.add_routes(lifecycle.routes())
+    app.add_routes(openapi.routes())
     app.add_routes(api.routes(settings.api.backoffice_prefix))
     app.add_routes(storefront.routes(settings.api.storefront_prefix))
     return app

@@ -60,7 +60,11 @@ def read_password(from_stdin: bool) -> str:
 
 async def _connect(settings: Settings) -> asyncpg.Connection:
     try:
-        return await asyncpg.connect(settings.database.url, timeout=settings.database.timeout)
+        return await asyncpg.connect(
+            settings.database.url,
+            timeout=settings.database.timeout,
+            **pg.connect_options(settings.database),
+        )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise CommandError(f"database.url: cannot connect ({type(exc).__name__})") from None
 

@@ -17,7 +17,10 @@ ENV_OVERRIDES = {
     "SERVICE_REDIS_URL": ("redis", "url"),
     "SERVICE_ISSUER": ("tokens", "issuer"),
     "SERVICE_KEYS_DIR": ("tokens", "keys_dir"),
+    "SERVICE_TRUSTED_PROXIES": ("protection", "trusted_proxies"),
 }
+# Overrides of list-valued keys: comma-separated.
+ENV_LISTS = frozenset({"SERVICE_TRUSTED_PROXIES"})
 EMBEDDED = "embedded"
 
 
@@ -244,7 +247,10 @@ def from_mapping(raw: Any, env: typing.Mapping[str, str] | None = None) -> Setti
             raw.setdefault(section, {})
             if not isinstance(raw[section], dict):
                 raise ConfigError(f"{section}: expected a mapping")
-            raw[section][key] = value
+            if var in ENV_LISTS:
+                raw[section][key] = [v.strip() for v in value.split(",") if v.strip()]
+            else:
+                raw[section][key] = value
     hints = typing.get_type_hints(Settings)
     known = {f.name for f in dataclasses.fields(Settings)}
     for key in raw:

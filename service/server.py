@@ -8,12 +8,15 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import secrets
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from service import commands
+from service import commands, metrics
 from service.app import create_app
 from service.commands import CommandError, run
 from service.config import Settings
@@ -56,6 +59,21 @@ def serve(settings: Settings) -> None:
     """One process, or N forked workers each listening with SO_REUSEPORT (the kernel spreads
     connections). If a worker dies the others are stopped too, so a supervisor sees it."""
     workers = settings.server.workers or os.cpu_count() or 1
+    given = os.environ.get(metrics.MULTIPROC_ENV)
+    if workers == 1 and not given:
+        _serve_one(settings, reuse_port=False)
+        return
+    # Metrics of all workers, summed by whichever worker answers /metrics.
+    folder = Path(given or tempfile.mkdtemp(prefix="oauth-metrics-"))
+    metrics.use_directory(folder)
+    try:
+        _serve_forked(settings, workers)
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve_forked(settings: Settings, workers: int) -> None:
     if workers == 1:
         _serve_one(settings, reuse_port=False)
         return

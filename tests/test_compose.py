@@ -9,12 +9,13 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from service.__main__ import parser
-from service.config import ENV_OVERRIDES
+from service.config import ENV_OVERRIDES, from_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_ENV = ("SERVICE_DATABASE_URL", "SERVICE_REDIS_URL", "SERVICE_KEYS_DIR")
@@ -59,9 +60,54 @@ def _ports(spec: Any) -> tuple[int, int]:
     return int(published), int(target.split("/")[0])
 
 
-def test_service_publishes_the_configured_port(services: dict[str, Any]) -> None:
+def test_only_the_balancer_publishes_the_configured_port(services: dict[str, Any]) -> None:
     port = load_yaml("config.yml")["server"]["port"]
-    assert [_ports(p) for p in services["service"]["ports"]] == [(port, port)]
+    assert [_ports(p) for p in services["balancer"]["ports"]] == [(port, port)]
+    assert [name for name, s in services.items() if s.get("ports")] == ["balancer"]
+
+
+def test_service_runs_replicas_behind_a_health_checked_balancer(
+    services: dict[str, Any],
+) -> None:
+    port = load_yaml("config.yml")["server"]["port"]
+    service, balancer = services["service"], services["balancer"]
+    assert service["deploy"]["replicas"] >= 2
+    assert f"http://127.0.0.1:{port}/health/ready" in " ".join(service["healthcheck"]["test"])
+    assert balancer["depends_on"]["service"] == {"condition": "service_healthy"}
+    mounted = {v.split(":")[0]: v.split(":")[1] for v in balancer["volumes"]}
+    assert mounted["./deploy/haproxy.cfg"] == "/usr/local/etc/haproxy/haproxy.cfg"
+
+
+def test_haproxy_config_targets_the_service_replicas() -> None:
+    port = load_yaml("config.yml")["server"]["port"]
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text(encoding="utf-8")
+    lines = {line.strip() for line in config.splitlines()}
+    assert f"bind :{port}" in lines
+    assert "option httpchk GET /health/ready" in lines
+    assert "option redispatch 1" in lines
+    assert any(line.startswith("retries ") for line in lines)
+    # Docker's DNS names every replica of the compose service "service".
+    assert re.search(rf"^\s*server-template \S+ \d+ service:{port} ", config, re.M)
+
+
+def test_haproxy_accepts_its_config() -> None:
+    exe = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not Path(exe).exists():
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    result = subprocess.run(
+        [exe, "-c", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_service_command_parses(services: dict[str, Any]) -> None:
+    args = parser().parse_args(services["service"]["command"])
+    assert (args.command, args.host, args.config) == ("serve", "0.0.0.0", "/app/config.yml")  # noqa: S104
+    assert args.port is None  # config.yml's server.port, which the balancer targets
 
 
 def test_environment_names_are_config_overrides(services: dict[str, Any]) -> None:
@@ -71,6 +117,19 @@ def test_environment_names_are_config_overrides(services: dict[str, Any]) -> Non
         unknown = {k for k in env if k.startswith("SERVICE_")} - set(ENV_OVERRIDES)
         assert not unknown, f"{name}: not in service.config.ENV_OVERRIDES: {unknown}"
     assert set(COMPOSE_ENV) <= set(ENV_OVERRIDES)
+
+
+def test_environment_names_config_keys_and_services(services: dict[str, Any]) -> None:
+    """Each override names a key config.yml documents; the URLs name compose services."""
+    config = load_yaml("config.yml")
+    env = services["service"]["environment"]
+    for name in env:
+        section, key = ENV_OVERRIDES[name]
+        assert key in config[section], f"{name}: config.yml has no {section}.{key}"
+    for name in ("SERVICE_DATABASE_URL", "SERVICE_REDIS_URL"):
+        assert urlsplit(env[name]).hostname in services, name
+    settings = from_mapping(config, {k: str(v) for k, v in env.items() if "${" not in str(v)})
+    assert settings.protection.trusted_proxies
 
 
 def test_redis_appends_only(services: dict[str, Any]) -> None:

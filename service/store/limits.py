@@ -12,9 +12,8 @@ from __future__ import annotations
 import secrets
 import time
 
-from redis.asyncio import Redis
-
 from service.store.errors import translated
+from service.store.topology import RedisClient
 
 # KEYS: failures zset, lock key. ARGV: now (ms), window (ms), max failures, lock seconds,
 # a unique member. Returns the failure count, or -1 if this failure locked the account.
@@ -47,7 +46,7 @@ return 0
 
 
 class LimitStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
         self._fail = redis.register_script(_FAIL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -24,6 +25,13 @@ def hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def connect_options(db: DatabaseSettings) -> dict[str, Any]:
+    """Options for every connection. Behind PgBouncer in transaction mode two statements of
+    one connection may reach different servers, so no prepared statement may outlive its
+    query: asyncpg's statement cache goes off and it prepares each query unnamed."""
+    return {"statement_cache_size": 0} if db.pgbouncer else {}
+
+
 async def create_pool(db: DatabaseSettings, *, require: bool = True) -> asyncpg.Pool:
     """A pool, checked with one query. With require=False a Postgres that is down only gets
     a warning and an empty pool: requests answer 503 until it is back."""
@@ -35,6 +43,7 @@ async def create_pool(db: DatabaseSettings, *, require: bool = True) -> asyncpg.
             max_size=db.pool_max_size,
             timeout=db.timeout,
             command_timeout=db.timeout,
+            **connect_options(db),
         )
 
     try:

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
-from redis.commands.core import AsyncScript
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 
 from service.config import RedisSettings
 from service.store.errors import StoreUnavailable, translated
@@ -118,7 +118,9 @@ class TokenStore:
         self._revoke_family = redis.register_script(_REVOKE_FAMILY)
         self._cluster = isinstance(redis, RedisCluster)
 
-    async def _queue(self, pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+    async def _queue(
+        self, pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]
+    ) -> None:
         """Queue a script in a pipeline. redis-py's ClusterPipeline refuses EVALSHA (it cannot
         load a missing script mid-pipeline), so on a Cluster the body goes as EVAL: a few
         hundred bytes more per call, still one round trip per node, cached by each node."""

@@ -28,20 +28,29 @@ def connect(settings: RedisSettings, **options: Any) -> RedisClient:
     if settings.mode == "sentinel":
         # The URL gives only credentials, the database and TLS; the sentinels name the host.
         parsed = parse_url(settings.url)
-        auth = {k: parsed[k] for k in ("username", "password", "db") if k in parsed}
-        sentinel = Sentinel(
+        master: dict[str, Any] = {
+            k: parsed[k] for k in ("username", "password", "db") if k in parsed
+        }
+        if settings.url.startswith("rediss://"):
+            master["ssl"] = True
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             [_sentinel_address(a) for a in settings.sentinels],
             sentinel_kwargs={k: v for k, v in options.items() if k.startswith("socket_")},
             **options,
         )
-        tls = {"ssl": True} if settings.url.startswith("rediss://") else {}
-        return sentinel.master_for(settings.sentinel_master, **auth, **tls)
+        client: Redis = sentinel.master_for(settings.sentinel_master, **master)
+        return client
     return Redis.from_url(settings.url, **options)
 
 
 async def close(client: RedisClient) -> None:
     """Close the client, and in sentinel mode the connections to the sentinels too."""
     await client.aclose()
+    if isinstance(client, RedisCluster):
+        # aclose() skips a cluster client that lost a node and awaits re-initialisation,
+        # leaving its connections to the live nodes open; close them anyway.
+        await client.nodes_manager.aclose()
+        await client.nodes_manager.aclose("startup_nodes")
     pool = getattr(client, "connection_pool", None)
     if isinstance(pool, SentinelConnectionPool):
         for sentinel in pool.sentinel_manager.sentinels:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
-from redis.asyncio import Redis
 
 from service.config import Settings
 from service.oauth.bearer import BearerVerifier
@@ -14,11 +13,12 @@ from service.oauth.introspection import TokenAdmin
 from service.oauth.passwords import Passwords
 from service.oauth.tokens import TokenCodec
 from service.store.customers import CustomerUserRepository, VisitorRepository
+from service.store.topology import RedisClient
 from service.store.users import UserRepository
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
-REDIS = web.AppKey("redis", Redis)
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 PASSWORDS = web.AppKey("passwords", Passwords)
 TOKEN_ENDPOINT = web.AppKey("token_endpoint", TokenEndpoint)
 BEARER = web.AppKey("bearer", BearerVerifier)

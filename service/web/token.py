@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.errors
 import json
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -58,11 +59,21 @@ def _from_form(raw: bytes) -> dict[str, str]:
     return _checked(params)
 
 
+def media_type(request: web.Request) -> str:
+    """The Content-Type without parameters; "" when the header cannot be parsed."""
+    try:
+        return request.content_type
+    # aiohttp hands the header to the email package, which gives up on some malformed ones.
+    except (ValueError, IndexError, email.errors.MessageError):
+        return ""
+
+
 async def read_params(request: web.Request) -> dict[str, str]:
     raw = await request.read()
-    if request.content_type == JSON:
+    kind = media_type(request)
+    if kind == JSON:
         return _from_json(raw)
-    if request.content_type == FORM:
+    if kind == FORM:
         return _from_form(raw)
     raise InvalidRequest(hint=f"Send the parameters as {FORM} or {JSON}")
 

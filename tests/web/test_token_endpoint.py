@@ -328,3 +328,11 @@ async def test_cors_preflight(aiohttp_client: Any, settings: Settings, pool: Any
     other = await client.options("/oauth2-token", headers={"Origin": "https://evil.example"})
     assert other.status == 403
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+@pytest.mark.parametrize("content_type", ["a/b;0*", ";0*", "application/json; =", '"'])
+async def test_unparsable_content_type_is_invalid_request(
+    client: TestClient[Any, Any], content_type: str
+) -> None:
+    response = await client.post("/oauth2-token", data=b"x", headers={"Content-Type": content_type})
+    await error_of(response, 400, "invalid_request")

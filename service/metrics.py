@@ -1,0 +1,90 @@
+"""Prometheus metrics, shared by every layer (the web layer counts requests and grants, the
+domain times password hashing, the store times Postgres and Redis).
+
+With several workers (`serve --workers N`) each process writes its samples to files in one
+directory (prometheus-client's multiprocess mode) and /metrics on any worker sums them all.
+prometheus-client decides between in-memory and file-backed values when a metric's value is
+created; every metric here has labels, so its values are created at first use, in the worker,
+after `use_directory` has switched the mode."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Round trips on a LAN take 0.1-2 ms; a timeout shows up in the last buckets.
+_STORE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+REQUESTS = Counter(
+    "oauth_http_requests",
+    "HTTP requests answered, by route (its pattern, never the raw path) and status.",
+    ["method", "route", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "oauth_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route.",
+    ["route"],
+)
+GRANTS = Counter(
+    "oauth_grants",
+    "Token endpoint requests by grant type and outcome (issued, or the OAuth error code).",
+    ["grant_type", "outcome"],
+)
+PASSWORD_HASH_SECONDS = Histogram(
+    "oauth_password_hash_seconds",
+    "argon2id time per hash or verify, on the hashing thread (queueing not included).",
+    ["op"],
+    buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5),
+)
+REDIS_SECONDS = Histogram(
+    "oauth_redis_seconds",
+    "Redis latency per store operation (one command, script or pipeline: one round trip).",
+    ["outcome"],
+    buckets=_STORE_BUCKETS,
+)
+POSTGRES_SECONDS = Histogram(
+    "oauth_postgres_seconds",
+    "Postgres latency per store operation (pool acquire and query), by table.",
+    ["table", "outcome"],
+    buckets=_STORE_BUCKETS,
+)
+
+
+def observe_store(what: str, outcome: str, seconds: float) -> None:
+    """One store operation; `what` is "redis" or the Postgres table (see store.errors)."""
+    if what == "redis":
+        REDIS_SECONDS.labels(outcome).observe(seconds)
+    else:
+        POSTGRES_SECONDS.labels(what, outcome).observe(seconds)
+
+
+def use_directory(directory: Path) -> None:
+    """Multiprocess mode for this process and the workers it forks: samples go to files in
+    `directory`, emptied first (files of dead processes would be summed in forever)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)
+    # prometheus-client reads the variable once, at import; this module imported it earlier.
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric: this process's, or all workers' in multiprocess mode."""
+    if MULTIPROC_ENV in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,49 @@
+"""Health for load balancers and orchestrators.
+
+/health/live: the process answers (no I/O): restart it if this fails.
+/health/ready: Postgres and Redis answer within READY_TIMEOUT: send it traffic only then."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from aiohttp import web
+
+from service.store.health import ping_postgres, ping_redis
+from service.web.appkeys import POOL, REDIS
+
+# Below the balancer's check timeout (deploy/haproxy.cfg: 2 s), so a slow store reads as
+# "down" here rather than as a check that never answered.
+READY_TIMEOUT = 1.0
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def live(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"}, headers=NO_STORE)
+
+
+async def _check(ping: Awaitable[None]) -> str:
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await ping
+    except Exception:  # any failure at all means "not ready"; the reason is not for callers
+        return "down"
+    return "ok"
+
+
+async def ready(request: web.Request) -> web.Response:
+    postgres, redis = await asyncio.gather(
+        _check(ping_postgres(request.app[POOL])), _check(ping_redis(request.app[REDIS]))
+    )
+    checks = {"postgres": postgres, "redis": redis}
+    ok = all(state == "ok" for state in checks.values())
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks},
+        status=200 if ok else 503,
+        headers=NO_STORE,
+    )
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [web.get("/health/live", live), web.get("/health/ready", ready)]

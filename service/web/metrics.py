@@ -1,0 +1,87 @@
+"""GET /metrics (Prometheus text format) and what the web layer counts: every request by route
+and status, every token request by grant type and outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from service import metrics
+from service.oauth.errors import OAuthError
+from service.store.errors import StoreUnavailable
+
+PATH = "/metrics"
+# Label values come from this set only: a client must not mint new time series.
+GRANT_TYPES = frozenset({"password", "refresh_token", "client_credentials"})
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def route_of(request: web.Request) -> str:
+    """The route's pattern ("/api/users/{id}"), never the raw path; "unmatched" for 404s."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = route_of(request)
+        method = request.method if request.method in METHODS else "other"
+        metrics.REQUESTS.labels(method, route, str(status)).inc()
+        metrics.REQUEST_SECONDS.labels(route).observe(time.perf_counter() - start)
+
+
+def record_grant(grant_type: str, outcome: str) -> None:
+    """One token request: `outcome` is "issued" or the OAuth error code it was refused with."""
+    label = grant_type if grant_type in GRANT_TYPES else "other"
+    metrics.GRANTS.labels(label, outcome).inc()
+
+
+@contextlib.contextmanager
+def counting_grant(grant_type: str | None) -> Iterator[None]:
+    """Around the token endpoint's work: records how the grant ended, then lets it end so."""
+    outcome = "server_error"
+    try:
+        yield
+        outcome = "issued"
+    except OAuthError as exc:
+        outcome = exc.error
+        raise
+    except StoreUnavailable:
+        outcome = "temporarily_unavailable"
+        raise
+    finally:
+        record_grant(grant_type or "", outcome)
+
+
+async def scrape(request: web.Request) -> web.Response:
+    body, content_type = metrics.exposition()
+    # aiohttp wants the charset apart from the media type.
+    media_type, _, params = content_type.partition(";")
+    charset = params.partition("charset=")[2].strip() or None
+    return web.Response(
+        body=body,
+        content_type=media_type.strip(),
+        charset=charset,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def setup(app: web.Application) -> None:
+    """Count every request (outermost, so it sees the status the error middleware rendered)
+    and serve /metrics."""
+    app.middlewares.insert(0, metrics_middleware)
+    app.router.add_get(PATH, scrape)

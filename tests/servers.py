@@ -1,0 +1,133 @@
+"""Real servers on loopback for the topology and scaling tests: free ports, a Redis Cluster,
+Redis Sentinel, and waiting for things to answer."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on right now (held open together, so they differ)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            if check():
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not come up within {timeout} s")
+
+
+def redis_binaries() -> tuple[str, str]:
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        pytest.skip("redis-server and redis-cli are not on PATH (apt-get install redis-server)")
+    return server, cli
+
+
+def _cli(cli: str, port: int, *args: str) -> str:
+    return subprocess.run(
+        [cli, "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+
+
+@contextlib.contextmanager
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Started processes, terminated (then killed) on the way out, whatever happened."""
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        yield started
+    finally:
+        for proc in started:
+            proc.terminate()
+        for proc in started:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _redis_server(server: str, folder: Path, port: int, *extra: str) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        server,
+        *extra,
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(folder),
+        "--save", "",
+        "--appendonly", "no",
+        "--logfile", str(folder / "log"),
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def redis_cluster(folder: Path, masters: int = 3) -> Iterator[list[int]]:
+    """A Redis Cluster of `masters` primaries (no replicas) on loopback; yields their ports."""
+    server, cli = redis_binaries()
+    ports = free_ports(2 * masters)
+    data, buses = ports[:masters], ports[masters:]
+    with processes() as started:
+        for port, bus in zip(data, buses, strict=True):
+            node = folder / str(port)
+            args = _redis_server(server, node, port)
+            args += ["--cluster-enabled", "yes", "--cluster-port", str(bus)]
+            args += ["--cluster-config-file", str(node / "nodes.conf")]
+            args += ["--cluster-node-timeout", "2000"]
+            started.append(subprocess.Popen(args))
+        for port in data:
+            wait_until(lambda p=port: "PONG" in _cli(cli, p, "ping"), f"redis node {port}")
+        nodes = [f"127.0.0.1:{p}" for p in data]
+        _cli(cli, data[0], "--cluster", "create", *nodes, "--cluster-yes")
+        for port in data:
+            wait_until(
+                lambda p=port: "cluster_state:ok" in _cli(cli, p, "cluster", "info"),
+                f"cluster state on {port}",
+            )
+        yield data
+
+
+@contextlib.contextmanager
+def redis_sentinel(folder: Path, master_name: str) -> Iterator[tuple[int, int]]:
+    """A Redis master and one Sentinel watching it; yields (master port, sentinel port)."""
+    server, cli = redis_binaries()
+    master, sentinel = free_ports(2)
+    with processes() as started:
+        started.append(subprocess.Popen(_redis_server(server, folder / "master", master)))
+        wait_until(lambda: "PONG" in _cli(cli, master, "ping"), "redis master")
+        conf = folder / "sentinel.conf"
+        conf.write_text(
+            f"port {sentinel}\nbind 127.0.0.1\ndir {folder}\n"
+            f"sentinel monitor {master_name} 127.0.0.1 {master} 1\n"
+        )
+        started.append(
+            subprocess.Popen([server, str(conf), "--sentinel", "--logfile", str(folder / "s.log")])
+        )
+        wait_until(
+            lambda: (
+                str(master)
+                in _cli(cli, sentinel, "sentinel", "get-master-addr-by-name", master_name)
+            ),
+            "redis sentinel",
+        )
+        yield master, sentinel

@@ -1,0 +1,98 @@
+"""GET /metrics: requests by route pattern and status, grants by type and outcome, and the
+password-hash, Redis and Postgres latency histograms (read back through the text format)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import Seeded, bearer, password_grant
+
+
+async def scrape(
+    client: TestClient[Any, Any],
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.content_type == "text/plain"
+    samples = {}
+    for family in text_string_to_metric_families(await response.text()):
+        for s in family.samples:
+            samples[(s.name, frozenset(s.labels.items()))] = s.value
+    return samples
+
+
+def value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_requests_are_counted_by_route_pattern_and_status(
+    client: TestClient[Any, Any],
+) -> None:
+    before = await scrape(client)
+    for user_id in ("1", "2", "3"):
+        assert (await client.get(f"/api/users/{user_id}", headers=bearer("x"))).status == 401
+    assert (await client.get("/no/such/path/12345")).status == 404
+    after = await scrape(client)
+
+    name = "oauth_http_requests_total"
+    route = {"method": "GET", "route": "/api/users/{id}", "status": "401"}
+    assert value(after, name, **route) - value(before, name, **route) == 3
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    assert value(after, name, **unmatched) - value(before, name, **unmatched) == 1
+    body = await (await client.get("/metrics")).text()
+    assert "/api/users/1" not in body
+    assert "12345" not in body
+
+
+async def test_grants_are_counted_by_type_and_outcome(
+    client: TestClient[Any, Any], seeded: Seeded
+) -> None:
+    before = await scrape(client)
+    await password_grant(client, seeded)
+    base = {"client_id": seeded.client_id, "client_secret": seeded.client_secret}
+    wrong = {**base, "grant_type": "password", "username": "admin", "password": "nope"}
+    assert (await client.post("/oauth2-token", json=wrong)).status == 400
+    odd = {**base, "grant_type": "urn:made:up"}
+    assert (await client.post("/oauth2-token", json=odd)).status == 400
+    after = await scrape(client)
+
+    def delta(grant_type: str, outcome: str) -> float:
+        labels = {"grant_type": grant_type, "outcome": outcome}
+        return value(after, "oauth_grants_total", **labels) - value(
+            before, "oauth_grants_total", **labels
+        )
+
+    assert delta("password", "issued") == 1
+    assert delta("password", "invalid_grant") == 1
+    assert delta("other", "unsupported_grant_type") == 1
+    assert "urn:made:up" not in (await (await client.get("/metrics")).text())
+
+
+async def test_store_and_hashing_latencies_are_observed(
+    client: TestClient[Any, Any], seeded: Seeded
+) -> None:
+    before = await scrape(client)
+    await password_grant(client, seeded)
+    after = await scrape(client)
+
+    def grew(name: str, **labels: str) -> bool:
+        return value(after, name, **labels) > value(before, name, **labels)
+
+    assert grew("oauth_password_hash_seconds_count", op="verify")
+    assert grew("oauth_redis_seconds_count", outcome="ok")
+    assert grew("oauth_postgres_seconds_count", table="users", outcome="ok")
+    assert grew("oauth_http_request_duration_seconds_count", route="/oauth2-token")
+
+
+async def test_clients_cannot_mint_label_values(client: TestClient[Any, Any]) -> None:
+    """Odd methods and paths fold into "other" and "unmatched": no series per request."""
+    assert (await client.request("PROPFIND", "/x/y/z")).status == 404
+    body = await (await client.get("/metrics")).text()
+    assert 'method="other",route="unmatched",status="404"' in body
+    assert "PROPFIND" not in body
+    assert "/x/y/z" not in body
