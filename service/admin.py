@@ -73,12 +73,13 @@ async def revoke(
             assert client is not None
             if await ClientRepository(s.pool).get(client) is None:
                 raise CommandError(f"--client: no client {client!r}")
-            families = await s.tokens.revoke_client(client)
+            revoked_before = await s.tokens.revoke_client(client)
+            audit("tokens.revoked_all", client_id=client, before=revoked_before, by="command line")
+            return {"revoked_before": revoked_before}
     audit(
         "tokens.revoked_all",
         user=user,
         customer_user=customer_user,
-        client_id=client,
         logins=families,
         by="command line",
     )
@@ -119,5 +120,5 @@ async def set_client_active(settings: Settings, client_id: str, active: bool) ->
     async with stores(settings) as s:
         if not await ClientRepository(s.pool).set_active(client_id, active):
             raise CommandError(f"--client-id: no client {client_id!r}")
-        revoked = 0 if active else await s.tokens.revoke_client(client_id)
-    return {"client_id": client_id, "active": active, "revoked_logins": revoked}
+        revoked_before = None if active else await s.tokens.revoke_client(client_id)
+    return {"client_id": client_id, "active": active, "revoked_before": revoked_before}

@@ -18,6 +18,8 @@ class BearerVerifier:
         # The audience is bound into the signed token: the URL the caller chose is not trusted.
         if claims.realm != realm:
             raise InvalidToken("wrong audience")
-        if not await self._store.access_alive(claims.family, claims.jti):
+        if not await self._store.usable(
+            False, claims.family, claims.jti, claims.client_id, claims.issued_at
+        ):
             raise InvalidToken("revoked or expired")
         return claims

@@ -18,7 +18,7 @@ from service.oauth.errors import (
     OAuthError,
     UnsupportedGrantType,
 )
-from service.oauth.owners import Owners
+from service.oauth.owners import Owners, is_visitor
 from service.oauth.protection import Guard, account
 from service.oauth.tokens import Issued, TokenCodec
 from service.store.clients import Client
@@ -45,7 +45,7 @@ class Grant(Protocol):
 
 
 def owner_of(client: Client, subject: str) -> Owner:
-    return Owner(realm=client.audience, subject=subject, client_id=client.client_id)
+    return Owner(client.audience, subject, client.client_id, indexed=not is_visitor(subject))
 
 
 class PasswordGrant:
@@ -120,7 +120,9 @@ class RefreshTokenGrant:
         )
         assert issued.refresh is not None
         owner = owner_of(client, claims.subject)
-        outcome = await self._store.rotate(owner, claims.jti, issued.access, issued.refresh)
+        outcome = await self._store.rotate(
+            owner, claims.jti, claims.issued_at, issued.access, issued.refresh
+        )
         if outcome is Rotation.REUSED:
             audit(
                 "token.reuse_detected",

@@ -58,8 +58,9 @@ class TokenAdmin:
         claims, kind = found
         if claims.client_id != client.client_id and not client.can_introspect:
             return {"active": False}
-        alive = self._store.access_alive if kind == ACCESS else self._store.refresh_alive
-        if not await alive(claims.family, claims.jti):
+        if not await self._store.usable(
+            kind == REFRESH, claims.family, claims.jti, claims.client_id, claims.issued_at
+        ):
             return {"active": False}
         return {
             "active": True,

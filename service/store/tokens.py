@@ -12,16 +12,21 @@ A family has at most one live refresh token and one live access token, named by 
 record: a presented refresh token whose jti is not the current one was used before, which is
 theft (RFC 9700 §4.14.2), and the family goes in the same round trip.
 
-To revoke everything of an owner or a client, two index sets name their families:
+To revoke everything of an owner, an index names the owner's live families (scored by when
+each can last be used, trimmed as logins come, so it holds only live ones). Guests have one
+family each and no index. A client can have millions of live families, so revoking a client
+instead writes a marker: its tokens issued up to that second are refused.
 
-    <prefix>idx:o:<realm>:<subject>    -> {family, ...}   TTL the longest token lifetime
-    <prefix>idx:c:<client_id>          -> {family, ...}
+    <prefix>idx:o:<realm>:<subject>    -> sorted set {family: expiry}  TTL the longest lifetime
+    <prefix>rc:<client_id>             -> unix second of the revocation TTL the longest lifetime
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +34,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from service.config import RedisSettings
 from service.store.errors import StoreUnavailable, translated
@@ -102,11 +108,12 @@ return redis.call('DEL', KEYS[1], ARGV[1] .. access)
 
 @dataclass(frozen=True)
 class Owner:
-    """Whose tokens a family holds, for the index sets."""
+    """Whose tokens a family holds. Visitors are not indexed: a guest login is one family."""
 
     realm: str
     subject: str
     client_id: str
+    indexed: bool = True
 
 
 class TokenStore:
@@ -118,16 +125,29 @@ class TokenStore:
         self._revoke_family = redis.register_script(_REVOKE_FAMILY)
         self._cluster = isinstance(redis, RedisCluster)
 
-    async def _queue(
-        self, pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]
-    ) -> None:
-        """Queue a script in a pipeline. redis-py's ClusterPipeline refuses EVALSHA (it cannot
-        load a missing script mid-pipeline), so on a Cluster the body goes as EVAL: a few
-        hundred bytes more per call, still one round trip per node, cached by each node."""
+    def _queue(self, pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+        """Queue a script as a plain EVALSHA: redis-py would otherwise send SCRIPT EXISTS
+        first, a second round trip (`_execute` loads it on NOSCRIPT). ClusterPipeline refuses
+        EVALSHA, so on a Cluster the body goes as EVAL, cached by each node."""
         if self._cluster:
             pipe.eval(script.script, len(keys), *keys, *args)
         else:
-            await script(keys=keys, args=args, client=pipe)
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+    async def _execute(self, queue: Callable[[Any], None]) -> list[Any]:
+        """Run a pipeline built by `queue`; if Redis lost our scripts (a restart), load them
+        and run it again (every queued command is idempotent)."""
+        for attempt in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                queue(pipe)
+                try:
+                    return list(await pipe.execute())
+                except NoScriptError:
+                    if attempt:
+                        raise
+            for script in (self._rotate, self._revoke_family):
+                await self._redis.script_load(script.script)
+        raise AssertionError("unreachable")
 
     def _access_prefix(self, family: str) -> str:
         return f"{self._prefix}{{{family}}}:a:"
@@ -141,55 +161,65 @@ class TokenStore:
     def owner_index(self, realm: str, subject: str) -> str:
         return f"{self._prefix}idx:o:{realm}:{subject}"
 
-    def client_index(self, client_id: str) -> str:
-        return f"{self._prefix}idx:c:{client_id}"
+    def client_marker(self, client_id: str) -> str:
+        return f"{self._prefix}rc:{client_id}"
+
+    def _index(self, pipe: Any, owner: Owner, family: str, ttl: int) -> None:
+        if not owner.indexed:
+            return
+        key, now = self.owner_index(owner.realm, owner.subject), int(time.time())
+        pipe.zadd(key, {family: now + ttl})
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.expire(key, self._index_ttl)
 
     async def record(self, owner: Owner, access: TokenRecord, refresh: TokenRecord | None) -> None:
         """Index the family, then record the tokens; issued only if all of it succeeded.
-        (No MULTI: the index keys live in other Cluster slots than the family's.)"""
+        (No MULTI: the index lives in another Cluster slot than the family.)"""
         family_value = f"{refresh.jti if refresh else '-'} {access.jti}"
         family_ttl = refresh.ttl if refresh else access.ttl
-        with translated("redis"):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                self._index(pipe, owner, access.family)
-                pipe.set(self.access_key(access.family, access.jti), b"1", ex=access.ttl)
-                pipe.set(self.family_key(access.family), family_value, ex=family_ttl)
-                await pipe.execute()
 
-    def _index(self, pipe: Any, owner: Owner, family: str | None) -> None:
-        for key in (
-            self.owner_index(owner.realm, owner.subject),
-            self.client_index(owner.client_id),
-        ):
-            if family is not None:
-                pipe.sadd(key, family)
-            pipe.expire(key, self._index_ttl)
+        def queue(pipe: Any) -> None:
+            self._index(pipe, owner, access.family, family_ttl)
+            pipe.set(self.access_key(access.family, access.jti), b"1", ex=access.ttl)
+            pipe.set(self.family_key(access.family), family_value, ex=family_ttl)
+
+        with translated("redis"):
+            await self._execute(queue)
 
     async def rotate(
-        self, owner: Owner, presented_jti: str, access: TokenRecord, refresh: TokenRecord
+        self,
+        owner: Owner,
+        presented_jti: str,
+        presented_iat: int,
+        access: TokenRecord,
+        refresh: TokenRecord,
     ) -> Rotation:
         """Consume the presented refresh token of `refresh.family` and record the new pair,
-        atomically: of two concurrent uses of one refresh token, one wins."""
+        atomically: of two concurrent uses of one refresh token, one wins. One round trip,
+        but for a client revoked since the token was issued, whose family then goes."""
+
+        def queue(pipe: Any) -> None:
+            pipe.get(self.client_marker(owner.client_id))
+            self._queue(
+                pipe,
+                self._rotate,
+                keys=[self.family_key(refresh.family), self.access_key(access.family, access.jti)],
+                args=[
+                    presented_jti,
+                    self._access_prefix(access.family),
+                    f"{refresh.jti} {access.jti}",
+                    access.ttl,
+                    refresh.ttl,
+                ],
+            )
+            # The family lives on: so must the index entry that finds it.
+            self._index(pipe, owner, refresh.family, refresh.ttl)
+
         with translated("redis"):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                await self._queue(
-                    pipe,
-                    self._rotate,
-                    keys=[
-                        self.family_key(refresh.family),
-                        self.access_key(access.family, access.jti),
-                    ],
-                    args=[
-                        presented_jti,
-                        self._access_prefix(access.family),
-                        f"{refresh.jti} {access.jti}",
-                        access.ttl,
-                        refresh.ttl,
-                    ],
-                )
-                # The family lives on: so must the index entries that find it.
-                self._index(pipe, owner, None)
-                outcome, *_ = await pipe.execute()
+            revoked_at, outcome, *_ = await self._execute(queue)
+        if revoked_at is not None and presented_iat <= int(revoked_at):
+            await self.revoke_family(refresh.family)
+            return Rotation.UNKNOWN
         return Rotation(int(outcome))
 
     async def access_alive(self, family: str, jti: str) -> bool:
@@ -199,9 +229,29 @@ class TokenStore:
     async def refresh_alive(self, family: str, jti: str) -> bool:
         with translated("redis"):
             current: bytes | str | None = await self._redis.get(self.family_key(family))
-        if isinstance(current, bytes):
-            current = current.decode("ascii")
-        return current is not None and current.split(" ")[0] == jti
+        return _current_refresh(current) == jti
+
+    async def usable(
+        self, refresh: bool, family: str, jti: str, client_id: str, issued_at: int
+    ) -> bool:
+        """The token's record exists and its client was not revoked since it was issued:
+        one round trip."""
+        marker = self.client_marker(client_id)
+        with translated("redis"):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                if refresh:
+                    pipe.get(self.family_key(family))
+                else:
+                    pipe.exists(self.access_key(family, jti))
+                pipe.get(marker)
+                record, revoked_at = await pipe.execute()
+        alive = _current_refresh(record) == jti if refresh else bool(record)
+        return alive and (revoked_at is None or issued_at > int(revoked_at))
+
+    async def client_revoked_at(self, client_id: str) -> int | None:
+        with translated("redis"):
+            value = await self._redis.get(self.client_marker(client_id))
+        return None if value is None else int(value)
 
     async def revoke_access(self, family: str, jti: str) -> bool:
         with translated("redis"):
@@ -216,24 +266,35 @@ class TokenStore:
         return bool(deleted)
 
     async def revoke_owner(self, realm: str, subject: str) -> int:
-        return await self._revoke_index(self.owner_index(realm, subject))
-
-    async def revoke_client(self, client_id: str) -> int:
-        return await self._revoke_index(self.client_index(client_id))
-
-    async def _revoke_index(self, index: str) -> int:
-        """Revoke every family in the index; return how many were live."""
+        """Revoke every live family of the owner; return how many were live."""
+        index = self.owner_index(realm, subject)
         with translated("redis"):
-            members = await self._redis.smembers(index)
-            families = [m.decode() if isinstance(m, bytes) else m for m in members]
-            async with self._redis.pipeline(transaction=False) as pipe:
+            members = await self._redis.zrangebyscore(index, int(time.time()), "+inf")
+            families = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+            def queue(pipe: Any) -> None:
                 for family in families:
-                    await self._queue(
+                    self._queue(
                         pipe,
                         self._revoke_family,
                         keys=[self.family_key(family)],
                         args=[self._access_prefix(family)],
                     )
                 pipe.delete(index)
-                results = await pipe.execute()
+
+            results = await self._execute(queue)
         return sum(1 for r in results[:-1] if r)
+
+    async def revoke_client(self, client_id: str) -> int:
+        """Refuse every token the client was issued up to now; return that second. (Tokens
+        issued later in the same second are refused too: a client revocation is rare.)"""
+        now = int(time.time())
+        with translated("redis"):
+            await self._redis.set(self.client_marker(client_id), now, ex=self._index_ttl)
+        return now
+
+
+def _current_refresh(record: bytes | str | None) -> str | None:
+    if isinstance(record, bytes):
+        record = record.decode("ascii")
+    return None if record is None else record.split(" ")[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 
 import fakeredis
@@ -105,7 +106,7 @@ async def test_rotation_replaces_the_pair(store: TokenStore) -> None:
     await store.record(OWNER, access, refresh)
     new_access, new_refresh = next_pair(refresh)
 
-    assert await store.rotate(OWNER, refresh.jti, new_access, new_refresh) is Rotation.ROTATED
+    assert await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh) is Rotation.ROTATED
     assert not await store.access_alive(access.family, access.jti)
     assert not await store.refresh_alive(refresh.family, refresh.jti)
     assert await store.access_alive(new_access.family, new_access.jti)
@@ -116,20 +117,20 @@ async def test_reuse_revokes_the_family(store: TokenStore) -> None:
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
     new_access, new_refresh = next_pair(refresh)
-    await store.rotate(OWNER, refresh.jti, new_access, new_refresh)
+    await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh)
 
     thief_access, thief_refresh = next_pair(refresh)
-    assert await store.rotate(OWNER, refresh.jti, thief_access, thief_refresh) is Rotation.REUSED
+    assert await store.rotate(OWNER, refresh.jti, 0, thief_access, thief_refresh) is Rotation.REUSED
     for record in (new_access, thief_access):
         assert not await store.access_alive(record.family, record.jti)
     assert not await store.refresh_alive(new_refresh.family, new_refresh.jti)
-    assert await store.rotate(OWNER, new_refresh.jti, *next_pair(refresh)) is Rotation.UNKNOWN
+    assert await store.rotate(OWNER, new_refresh.jti, 0, *next_pair(refresh)) is Rotation.UNKNOWN
 
 
 async def test_unknown_family_does_not_rotate(store: TokenStore) -> None:
     _, refresh = pair()
     new_access, new_refresh = next_pair(refresh)
-    assert await store.rotate(OWNER, refresh.jti, new_access, new_refresh) is Rotation.UNKNOWN
+    assert await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh) is Rotation.UNKNOWN
     assert not await store.access_alive(new_access.family, new_access.jti)
 
 
@@ -137,7 +138,7 @@ async def test_concurrent_rotations_of_one_token_have_one_winner(store: TokenSto
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
     outcomes = await asyncio.gather(
-        *(store.rotate(OWNER, refresh.jti, *next_pair(refresh)) for _ in range(20))
+        *(store.rotate(OWNER, refresh.jti, 0, *next_pair(refresh)) for _ in range(20))
     )
     assert outcomes.count(Rotation.ROTATED) == 1
 
@@ -149,3 +150,50 @@ async def test_revoke_family(store: TokenStore) -> None:
     assert not await store.access_alive(access.family, access.jti)
     assert not await store.refresh_alive(refresh.family, refresh.jti)
     assert not await store.revoke_family(refresh.family)
+
+
+async def test_client_revocation_is_a_marker_checked_with_the_record(store: TokenStore) -> None:
+    access, refresh = pair()
+    await store.record(OWNER, access, refresh)
+    before = int(time.time()) - 1
+    assert await store.usable(False, access.family, access.jti, OWNER.client_id, before)
+
+    revoked_at = await store.revoke_client(OWNER.client_id)
+    assert not await store.usable(False, access.family, access.jti, OWNER.client_id, before)
+    assert not await store.usable(True, refresh.family, refresh.jti, OWNER.client_id, before)
+    assert await store.usable(False, access.family, access.jti, "other-client", before)
+    # Tokens issued after the revocation's second are not affected.
+    assert await store.usable(False, access.family, access.jti, OWNER.client_id, revoked_at + 1)
+    # A refresh token issued before it cannot rotate, and its family goes.
+    new_access, new_refresh = next_pair(refresh)
+    outcome = await store.rotate(OWNER, refresh.jti, before, new_access, new_refresh)
+    assert outcome is Rotation.UNKNOWN
+    assert not await store.access_alive(new_access.family, new_access.jti)
+
+
+async def test_owner_index_holds_only_live_families(store: TokenStore, backend: Redis) -> None:
+    first, _ = pair()
+    await store.record(OWNER, first, None)
+    index = store.owner_index(OWNER.realm, OWNER.subject)
+    await backend.zadd(index, {first.family: int(time.time()) - 5})  # as if it had expired
+    second, _ = pair()
+    await store.record(OWNER, second, None)
+    assert [m.decode() for m in await backend.zrange(index, 0, -1)] == [second.family]
+
+
+async def test_visitors_are_not_indexed(store: TokenStore, backend: Redis) -> None:
+    visitor = Owner("storefront", "visitor:0123456789abcdef0123", "shop", indexed=False)
+    access, refresh = pair()
+    await store.record(visitor, access, refresh)
+    assert not await backend.exists(store.owner_index(visitor.realm, visitor.subject))
+    assert await store.access_alive(access.family, access.jti)
+
+
+async def test_rotation_survives_redis_forgetting_its_scripts(
+    store: TokenStore, backend: Redis
+) -> None:
+    access, refresh = pair()
+    await store.record(OWNER, access, refresh)
+    await backend.script_flush()
+    new_access, new_refresh = next_pair(refresh)
+    assert await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh) is Rotation.ROTATED

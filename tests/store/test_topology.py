@@ -44,7 +44,7 @@ async def test_sentinel_mode_finds_the_master_and_runs_the_store(
         refresh = TokenRecord("fam", secrets.token_hex(8), 600)
         await store.record(owner, access, refresh)
         new = TokenRecord("fam", secrets.token_hex(8), 60), TokenRecord("fam", "r2", 600)
-        assert await store.rotate(owner, refresh.jti, *new) is Rotation.ROTATED
+        assert await store.rotate(owner, refresh.jti, 0, *new) is Rotation.ROTATED
 
         # The writes went to the master the sentinel named, in the URL's database.
         direct = Redis(port=master_port, db=3)
