@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yml
 
-.PHONY: install run test lint format clean
+.PHONY: install run test bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ run: install
 ## test: the whole suite (TEST_DATABASE_URL / TEST_REDIS_URL, else embedded servers)
 test: install
 	$(BIN)/pytest
+
+## bench: load the service (2 workers) with wrk; one table vs its ceilings and issue 7's
+##        targets, also in bench-results.json. QUICK=1: ~1 s per row (the CI smoke run);
+##        ALG=ES256|EdDSA: signing key type; PROFILE=api,refresh: sample rows with py-spy.
+##        BENCH_DATABASE_URL / BENCH_REDIS_URL, else 127.0.0.1's servers, else embedded ones.
+BENCH_ARGS = $(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(ALG),--algorithm $(ALG)) \
+	$(if $(PROFILE),--profile $(PROFILE))
+bench: install
+	$(BIN)/python -m bench --config $(CONFIG) $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -36,13 +36,13 @@ def hash_ceiling(params: PasswordHashingSettings, samples: int) -> HashCeiling:
         parallelism=params.parallelism,
         type=argon2.Type.ID,
     )
-    password = "bench-password"
-    encoded = hasher.hash(password)
-    hasher.verify(encoded, password)  # first touch of the memory is not a steady-state verify
+    plain = "bench-bench-bench"
+    encoded = hasher.hash(plain)
+    hasher.verify(encoded, plain)  # the first touch of the memory is not a steady-state verify
     times = []
     for _ in range(samples):
         start = time.perf_counter()
-        hasher.verify(encoded, password)
+        hasher.verify(encoded, plain)
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))]

@@ -1,52 +1,64 @@
 """Memory after the run: resident set of each service worker, and Redis bytes per live
-token (each live token is one key: an access token's record or a family's refresh record)."""
+token.
+
+Per token, not per key: besides one key per access token, the store keeps a record per
+family (a login and its refreshes) and index sets of families, shared by many tokens. So
+the bench sums MEMORY USAGE over every key of the run and divides by the tokens it knows
+are live (counted from the answers it got; see Bench.issued). MEMORY USAGE counts a key,
+its value and its main-dict entry, not its entry in the expiry dict (~32 B more a key)."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import redis
 
 from bench import procs
 
-SAMPLE = 2000
+BATCH = 1000
 
 
 @dataclass(frozen=True)
 class RedisUsage:
     keys: int
-    sampled: int
-    bytes_per_token: float
-    by_kind: dict[str, float]  # mean bytes of access records, refresh (family) records, other
+    total_bytes: int
+    live_tokens: int
+    by_kind: dict[str, dict[str, int]]  # kind of key -> {"keys": n, "bytes": sum}
+
+    @property
+    def bytes_per_token(self) -> float:
+        return self.total_bytes / self.live_tokens if self.live_tokens else 0.0
 
 
 def _kind(key: bytes) -> str:
+    """The store's key layout (service/store/tokens.py), for the breakdown only."""
     if b":a:" in key:
         return "access"
-    if key.endswith(b":r"):
-        return "refresh"
+    if key.endswith((b":f", b":r")):
+        return "family"
+    if b"idx:" in key:
+        return "index"
     return "other"
 
 
-def redis_usage(url: str, prefix: str) -> RedisUsage:
-    """MEMORY USAGE of a random sample of the run's keys (all of them, up to SAMPLE). It
-    counts the key, its value and the main dict's entry; not the expiry dict's entry."""
+def redis_usage(url: str, prefix: str, live_tokens: int) -> RedisUsage:
+    by_kind: dict[str, dict[str, int]] = {}
     with redis.Redis.from_url(url) as client:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        sample = random.sample(keys, min(SAMPLE, len(keys)))  # noqa: S311 - sampling, not secrecy
-        pipe = client.pipeline(transaction=False)
-        for key in sample:
-            pipe.memory_usage(key, samples=0)
-        sizes = pipe.execute()
-    kinds: dict[str, list[int]] = {}
-    for key, size in zip(sample, sizes, strict=True):
-        if size is not None:  # expired between SCAN and MEMORY USAGE
-            kinds.setdefault(_kind(key), []).append(int(size))
-    measured = [s for sizes_of_kind in kinds.values() for s in sizes_of_kind]
-    mean = sum(measured) / len(measured) if measured else 0.0
-    by_kind = {k: round(sum(v) / len(v), 1) for k, v in sorted(kinds.items())}
-    return RedisUsage(len(keys), len(measured), round(mean, 1), by_kind)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=BATCH))
+        for start in range(0, len(keys), BATCH):
+            batch = keys[start : start + BATCH]
+            pipe = client.pipeline(transaction=False)
+            for key in batch:
+                # SAMPLES 0: every member of a set, not an estimate from five of them.
+                pipe.memory_usage(key, samples=0)
+            for key, size in zip(batch, pipe.execute(), strict=True):
+                if size is None:  # expired between SCAN and MEMORY USAGE
+                    continue
+                kind = by_kind.setdefault(_kind(key), {"keys": 0, "bytes": 0})
+                kind["keys"] += 1
+                kind["bytes"] += int(size)
+    total = sum(k["bytes"] for k in by_kind.values())
+    return RedisUsage(len(keys), total, live_tokens, dict(sorted(by_kind.items())))
 
 
 def worker_rss_mb(pids: list[int]) -> dict[int, float]:

@@ -13,8 +13,9 @@ import aiohttp
 
 from bench.infra import Client, Seed
 
-TOKEN = "/oauth2-token"
-INTROSPECT = "/oauth2-token/introspect"
+ENDPOINT = "/oauth2-token"
+INTROSPECT_PATH = "/oauth2-token/introspect"
+GUEST = "guest"  # the storefront guest login: username and password both
 JSONAPI = "application/vnd.api+json"
 
 
@@ -40,6 +41,10 @@ def grant_body(client: Client, grant_type: str, **params: str) -> dict[str, str]
 OK, ABSENT = "ok", "n/a"
 
 
+def guest_body(client: Client) -> dict[str, str]:
+    return grant_body(client, "password", username=GUEST, password=GUEST)
+
+
 @dataclass(frozen=True)
 class Probes:
     """Each optional workload is OK, ABSENT (the service does not have it yet) or what
@@ -48,6 +53,11 @@ class Probes:
     access_token: str  # back-office, from a password grant
     client_credentials: str
     introspection: str
+
+    @property
+    def tokens_issued(self) -> int:
+        """Live tokens the probes leave: two pairs, and an access token for the client."""
+        return 4 + (self.client_credentials == OK)
 
 
 async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
@@ -59,7 +69,7 @@ async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
 
 
 async def _token(session: aiohttp.ClientSession, body: dict[str, str], what: str) -> dict[str, Any]:
-    async with session.post(TOKEN, json=body) as response:
+    async with session.post(ENDPOINT, json=body) as response:
         data = await _json(response)
         if response.status != 200 or "access_token" not in data:
             raise ProbeError(f"{what}: HTTP {response.status} {data}")
@@ -75,7 +85,7 @@ async def _probe(base: str, seed: Seed, api_prefix: str) -> Probes:
         )
         await _token(
             session,
-            grant_body(seed.storefront, "password", username="guest", password="guest"),
+            guest_body(seed.storefront),
             "guest grant",
         )
         access = login["access_token"]
@@ -85,7 +95,9 @@ async def _probe(base: str, seed: Seed, api_prefix: str) -> Probes:
             if response.status != 200:
                 raise ProbeError(f"GET {path}: HTTP {response.status}")
 
-        async with session.post(TOKEN, json=grant_body(seed.backoffice, "client_credentials")) as r:
+        async with session.post(
+            ENDPOINT, json=grant_body(seed.backoffice, "client_credentials")
+        ) as r:
             data = await _json(r)
             if r.status == 200:
                 client_credentials = OK
@@ -96,7 +108,7 @@ async def _probe(base: str, seed: Seed, api_prefix: str) -> Probes:
 
         form = {"token": access}
         auth = {"Authorization": basic(seed.backoffice)}
-        async with session.post(INTROSPECT, data=form, headers=auth) as r:
+        async with session.post(INTROSPECT_PATH, data=form, headers=auth) as r:
             data = await _json(r)
             if r.status == 200 and data.get("active") is True:
                 introspection = OK

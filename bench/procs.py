@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench import cpu
+
 LISTEN = "0A"  # the TCP_LISTEN state in /proc/net/tcp
 
 
@@ -40,19 +42,7 @@ def listeners(port: int) -> int:
 
 
 def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields start after the last ')'.
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if ppid == pid:
-            found.append(int(entry.name))
-    return sorted(found)
+    return sorted(child for child, (parent, _, _) in cpu.processes().items() if parent == pid)
 
 
 def rss_mb(pid: int) -> float:
@@ -80,6 +70,10 @@ class Served:
                 self.stop()
                 raise ProcessError(f"{' '.join(self.argv[1:4])} did not start:\n{self.tail()}")
             time.sleep(0.05)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc else 0
 
     def worker_pids(self) -> list[int]:
         return children(self.proc.pid) if self.proc else []

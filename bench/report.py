@@ -41,6 +41,12 @@ class Row:
             data=result.as_dict(),
         )
 
+    def cores(self, used: dict[str, float]) -> None:
+        """Note the cores each party used during the row: on shared cores, the service's
+        rate is what the others leave it."""
+        self.data["cores"] = used
+        self.note = "cores: " + ", ".join(f"{k} {v:.2f}" for k, v in used.items() if v >= 0.01)
+
     @classmethod
     def not_run(cls, name: str, why: str, target: str = "", failed: bool = False) -> Row:
         return cls(name=name, value="n/a", target=target, note=why, failed=why if failed else "")
@@ -80,8 +86,8 @@ def table(rows: list[Row]) -> str:
         )
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
-                          for i, w in enumerate(widths)) + "|"  # fmt: skip
+    dashes = ("-" * (w + 1) + ":" if i in right else "-" * (w + 2) for i, w in enumerate(widths))
+    rule = "|" + "|".join(dashes) + "|"
     return "\n".join([line(HEADER), rule, *(line(c) for c in cells[1:])])
 
 

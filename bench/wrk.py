@@ -31,14 +31,17 @@ class Load:
     args: dict[str, str] = field(default_factory=dict)
     headers: tuple[str, ...] = ()
 
+    @property
+    def threads(self) -> int:
+        # Two at most: the machine has two cores, and the server needs them too.
+        return min(2, self.connections)
+
     def argv(self) -> list[str]:
-        # Two threads at most: the machine has two cores and they are shared with the server.
-        threads = min(2, self.connections)
         words = [f"{k}={v}" for k, v in self.args.items()]
         words += [f"header={h}" for h in self.headers]
         return [
             "wrk",
-            f"-t{threads}",
+            f"-t{self.threads}",
             f"-c{self.connections}",
             f"-d{self.seconds}s",
             "--timeout",

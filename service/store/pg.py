@@ -25,6 +25,12 @@ def hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Replaces asyncpg's reset on release (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL:
+    a round trip per query). The service sets no session state, takes no session locks and
+    listens to nothing, so there is nothing to reset."""
+
+
 def connect_options(db: DatabaseSettings) -> dict[str, Any]:
     """Options for every connection. Behind PgBouncer in transaction mode two statements of
     one connection may reach different servers, so no prepared statement may outlive its
@@ -43,6 +49,7 @@ async def create_pool(db: DatabaseSettings, *, require: bool = True) -> asyncpg.
             max_size=db.pool_max_size,
             timeout=db.timeout,
             command_timeout=db.timeout,
+            reset=_keep_session,
             **connect_options(db),
         )
 
