@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from service.config import Settings
+from service.oauth import keys
 from service.oauth.bearer import BearerVerifier
 from service.oauth.clients import ClientAuthenticator
 from service.oauth.grants import (
@@ -79,7 +81,8 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     codec = TokenCodec(KeyRing.load(tokens.keys_dir, tokens.key_activation_delay), tokens)
     app[CODEC] = codec
     store = TokenStore(app[REDIS], settings.redis.key_prefix, longest_lifetime(settings))
-    app[PASSWORDS] = passwords = Passwords(settings.password_hashing)
+    workers = settings.server.workers or os.cpu_count() or 1
+    app[PASSWORDS] = passwords = Passwords(settings.password_hashing, workers)
     app[USERS] = users = UserRepository(app[POOL])
     app[CUSTOMERS] = customers = CustomerUserRepository(app[POOL])
     app[VISITORS] = visitors = VisitorRepository(app[POOL])
@@ -120,9 +123,17 @@ async def periodic_ctx(app: web.Application) -> AsyncIterator[None]:
         deleted = await app[VISITORS].delete_expired()
         log.info("visitor cleanup removed %d rows", deleted)
 
+    tokens = settings.tokens
+    seen = [keys.fingerprint(tokens.keys_dir)]
+
     async def reload_keys() -> None:
-        tokens = settings.tokens
-        ring = KeyRing.load(tokens.keys_dir, tokens.key_activation_delay)
+        # Parsing an RSA key takes tens of milliseconds: only when the folder changed, and
+        # off the event loop.
+        current = await asyncio.to_thread(keys.fingerprint, tokens.keys_dir)
+        if current == seen[0]:
+            return
+        ring = await asyncio.to_thread(KeyRing.load, tokens.keys_dir, tokens.key_activation_delay)
+        seen[0] = current
         if ring.kids != app[CODEC].keys.kids:
             app[CODEC].use(ring)
             log.info("signing keys reloaded: %d keys", len(ring.keys))

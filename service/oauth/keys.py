@@ -113,6 +113,15 @@ class KeyRing:
         return cls(tuple(keys), tuple(_created(p) for p in files), activation_delay)
 
 
+def fingerprint(folder: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """What the keys folder holds, cheaply: reload only when this changes."""
+    found = []
+    for path in sorted(Path(folder).glob("*.pem")):
+        stat = path.stat()
+        found.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
 def retire(folder: str | Path, kid: str) -> Path:
     """Delete the key file whose key has this kid; its tokens stop verifying on reload."""
     for path in Path(folder).glob("*.pem"):

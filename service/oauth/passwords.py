@@ -29,14 +29,16 @@ def _timed(fn: Callable[..., T], *args: str) -> T:
 
 
 class Passwords:
-    def __init__(self, settings: PasswordHashingSettings) -> None:
+    def __init__(self, settings: PasswordHashingSettings, processes: int = 1) -> None:
         self._hasher = argon2.PasswordHasher(
             time_cost=settings.time_cost,
             memory_cost=settings.memory_cost,
             parallelism=settings.parallelism,
             type=argon2.Type.ID,
         )
-        threads = settings.threads or os.cpu_count() or 1
+        # By default the CPUs are shared out among the worker processes: more hashing
+        # threads than cores only makes each hash, and the event loop, wait longer.
+        threads = settings.threads or max(1, (os.cpu_count() or 1) // processes)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
         # Unknown users are checked against this, so they cost what known users cost.
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))

@@ -20,6 +20,9 @@ from service.store.tokens import TokenRecord
 ACCESS_TYP = "at+jwt"  # RFC 9068
 REFRESH_TYP = "rt+jwt"
 REALMS = ("backoffice", "storefront")
+# Verified tokens kept per process: a client presents the same bearer token many times, and
+# checking its RS256 signature and claims costs more than the rest of an API call.
+VERIFIED_CACHE_SIZE = 4096
 
 
 def new_id() -> str:
@@ -72,6 +75,9 @@ class TokenCodec:
         self._keys = keys
         self._keyset = keys.keyset
         self._algorithms = keys.algorithms
+        # token -> (typ, claims, nbf) for tokens whose signature verified with these keys.
+        # Cleared with every key change, so a retired key's tokens stop verifying at once.
+        self._verified: dict[str, tuple[str, Claims, int]] = {}
 
     def mint(
         self,
@@ -128,13 +134,31 @@ class TokenCodec:
         return self._read(token, REFRESH_TYP)
 
     def _read(self, token: str, typ: str) -> Claims:
+        verified = self._verified.get(token)
+        if verified is None:
+            verified = self._verify(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]  # the oldest entry
+            self._verified[token] = verified
+        token_typ, claims, not_before = verified
+        if token_typ != typ:
+            raise InvalidToken("wrong token type")
+        # Time is checked on every use, cached or not.
+        now, leeway = self._clock(), self._settings.leeway
+        if not (not_before - leeway <= now < claims.expires_at + leeway):
+            raise InvalidToken("expired or not yet valid")
+        return claims
+
+    def _verify(self, token: str) -> tuple[str, Claims, int]:
+        """Signature and shape: the costly part, done once per token string."""
         if not token or len(token) > 8192:
             raise InvalidToken("empty or oversized")
         try:
             decoded = jwt.decode(token, self._keyset, algorithms=self._algorithms)
         except (JoseError, ValueError, TypeError, KeyError, IndexError) as exc:
             raise InvalidToken(f"undecodable: {type(exc).__name__}") from None
-        if decoded.header.get("typ") != typ:
+        typ = decoded.header.get("typ")
+        if typ not in (ACCESS_TYP, REFRESH_TYP):
             raise InvalidToken("wrong token type")
         claims: dict[str, Any] = decoded.claims
         registry = jwt.JWTClaimsRegistry(
@@ -157,7 +181,7 @@ class TokenCodec:
             raise InvalidToken("bad scopes")
         if claims["realm"] not in REALMS:
             raise InvalidToken("bad realm")
-        return Claims(
+        verified = Claims(
             client_id=claims["aud"],
             subject=claims["sub"],
             realm=claims["realm"],
@@ -167,3 +191,4 @@ class TokenCodec:
             issued_at=int(claims["iat"]),
             expires_at=int(claims["exp"]),
         )
+        return str(typ), verified, int(claims["nbf"])

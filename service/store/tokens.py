@@ -106,6 +106,20 @@ return redis.call('DEL', KEYS[1], ARGV[1] .. access)
 """
 
 
+# KEYS: the token's record, its client's revocation marker. ARGV: "1" for a refresh token,
+# its jti, its iat. Single Redis only: on a Cluster the two keys may live on two nodes.
+_USABLE = """
+local revoked = redis.call('GET', KEYS[2])
+if revoked and tonumber(ARGV[3]) <= tonumber(revoked) then return 0 end
+if ARGV[1] == '1' then
+  local current = redis.call('GET', KEYS[1])
+  if current and string.match(current, '^(%S+)') == ARGV[2] then return 1 end
+  return 0
+end
+return redis.call('EXISTS', KEYS[1])
+"""
+
+
 @dataclass(frozen=True)
 class Owner:
     """Whose tokens a family holds. Visitors are not indexed: a guest login is one family."""
@@ -123,6 +137,7 @@ class TokenStore:
         self._index_ttl = index_ttl
         self._rotate = redis.register_script(_ROTATE)
         self._revoke_family = redis.register_script(_REVOKE_FAMILY)
+        self._usable = redis.register_script(_USABLE)
         self._cluster = isinstance(redis, RedisCluster)
 
     def _queue(self, pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
@@ -235,8 +250,15 @@ class TokenStore:
         self, refresh: bool, family: str, jti: str, client_id: str, issued_at: int
     ) -> bool:
         """The token's record exists and its client was not revoked since it was issued:
-        one round trip."""
+        one round trip (one command on a single Redis, a pipeline on a Cluster)."""
         marker = self.client_marker(client_id)
+        record_key = self.family_key(family) if refresh else self.access_key(family, jti)
+        if not self._cluster:
+            with translated("redis"):
+                found = await self._usable(
+                    keys=[record_key, marker], args=["1" if refresh else "0", jti, issued_at]
+                )
+            return bool(found)
         with translated("redis"):
             async with self._redis.pipeline(transaction=False) as pipe:
                 if refresh:
