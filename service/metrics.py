@@ -9,8 +9,10 @@ after `use_directory` has switched the mode."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -64,10 +66,14 @@ POSTGRES_SECONDS = Histogram(
 
 def observe_store(what: str, outcome: str, seconds: float) -> None:
     """One store operation; `what` is "redis" or the Postgres table (see store.errors)."""
+    _store_series(what, outcome).observe(seconds)
+
+
+@functools.lru_cache(maxsize=256)
+def _store_series(what: str, outcome: str) -> Any:
     if what == "redis":
-        REDIS_SECONDS.labels(outcome).observe(seconds)
-    else:
-        POSTGRES_SECONDS.labels(what, outcome).observe(seconds)
+        return REDIS_SECONDS.labels(outcome)
+    return POSTGRES_SECONDS.labels(what, outcome)
 
 
 def use_directory(directory: Path) -> None:

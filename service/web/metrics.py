@@ -4,8 +4,10 @@ and status, every token request by grant type and outcome."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -40,8 +42,18 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         route = route_of(request)
         method = request.method if request.method in METHODS else "other"
-        metrics.REQUESTS.labels(method, route, str(status)).inc()
-        metrics.REQUEST_SECONDS.labels(route).observe(time.perf_counter() - start)
+        counter, histogram = _children(method, route, status)
+        counter.inc()
+        histogram.observe(time.perf_counter() - start)
+
+
+@functools.lru_cache(maxsize=1024)
+def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled series of one kind of request. Looking them up costs more than the
+    counting itself; the label space is small (routes x methods x statuses)."""
+    return metrics.REQUESTS.labels(method, route, str(status)), metrics.REQUEST_SECONDS.labels(
+        route
+    )
 
 
 def record_grant(grant_type: str, outcome: str) -> None:
