@@ -66,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
     for name, text in (
         ("disable", "refuse the user and revoke its tokens"),
         ("enable", "accept the user again"),
+        ("unlock", "lift a lockout after failed logins"),
     ):
         u.add_parser(name, help=text).add_argument("--username", required=True)
 

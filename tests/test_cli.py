@@ -256,3 +256,11 @@ def test_key_rotation_commands(config: Path, tmp_path: Path) -> None:
     ok(cli(config, "keys", "retire", first))
     assert [k["kid"] for k in ok(cli(config, "keys", "list"))["keys"]] == [second]
     assert cli(config, "keys", "retire", "no-such-kid").returncode == 2
+
+
+def test_unlock_commands(config: Path) -> None:
+    assert ok(cli(config, "users", "unlock", "--username", "ops")) == {
+        "account": "ops",
+        "unlocked": False,
+    }
+    assert ok(cli(config, "customer-users", "unlock", "--email", "a@shop.example"))["account"]

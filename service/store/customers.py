@@ -100,22 +100,16 @@ class VisitorRepository:
         return None if row is None else Visitor(**dict(row))
 
     async def extend(self, session_id: str, lifetime: int) -> bool:
-        """Keep the row at least `lifetime` more seconds (a new refresh token lives that long);
-        False if it is gone. The row is written only once half of that is used up, so most
-        refreshes cost Postgres a read, not a write."""
+        """Keep the row for `lifetime` more seconds (a new refresh token lives that long);
+        False if it is gone. A write per refresh: the row must outlive the newest token."""
         with translated("customer_visitors"):
-            found = await self._pool.fetchval(
-                "WITH visitor AS (SELECT id, expires_at FROM customer_visitors "
-                "WHERE session_id = $1), "
-                "extended AS (UPDATE customer_visitors v "
-                "SET expires_at = now() + make_interval(secs => $2) FROM visitor "
-                "WHERE v.id = visitor.id "
-                "AND visitor.expires_at < now() + make_interval(secs => $2 / 2) RETURNING 1) "
-                "SELECT count(*) FROM visitor",
+            status = await self._pool.execute(
+                "UPDATE customer_visitors SET expires_at = "
+                "greatest(expires_at, now() + make_interval(secs => $2)) WHERE session_id = $1",
                 session_id,
                 lifetime,
             )
-        return bool(found)
+        return bool(status == "UPDATE 1")
 
     async def delete(self, session_id: str) -> None:
         with translated("customer_visitors"):
