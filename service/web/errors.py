@@ -3,9 +3,9 @@ error document on the APIs. Anything unexpected becomes a 500 that reveals nothi
 
 from __future__ import annotations
 
-import json
 import logging
 
+import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -24,7 +24,7 @@ def no_store_json(
     """A token endpoint answer: `application/json` without charset (as league), not cached."""
     return web.Response(
         status=status,
-        body=json.dumps(data).encode(),
+        body=orjson.dumps(data),
         content_type="application/json",
         headers={**NO_STORE, **(headers or {})},
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 MEDIA_TYPE = "application/vnd.api+json"
@@ -13,7 +13,7 @@ MEDIA_TYPE = "application/vnd.api+json"
 def document(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.Response(
         status=status,
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=orjson.dumps(body),
         content_type=MEDIA_TYPE,
     )
 
