@@ -23,6 +23,7 @@ instead writes a marker: its tokens issued up to that second are refused.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import time
@@ -151,7 +152,15 @@ class TokenStore:
 
     async def _execute(self, queue: Callable[[Any], None]) -> list[Any]:
         """Run a pipeline built by `queue`; if Redis lost our scripts (a restart), load them
-        and run it again (every queued command is idempotent)."""
+        and run it again (every queued command is idempotent). On a Cluster the commands
+        go concurrently one by one instead: redis-py's async ClusterPipeline breaks when
+        several run at once (a connection is closed under a concurrent send), and they
+        would be split per node anyway."""
+        if self._cluster:
+            batch = _Batch()
+            queue(batch)
+            calls = (getattr(self._redis, name)(*args, **kw) for name, args, kw in batch.calls)
+            return list(await asyncio.gather(*calls))
         for attempt in range(2):
             async with self._redis.pipeline(transaction=False) as pipe:
                 queue(pipe)
@@ -259,14 +268,16 @@ class TokenStore:
                     keys=[record_key, marker], args=["1" if refresh else "0", jti, issued_at]
                 )
             return bool(found)
+
+        def queue(pipe: Any) -> None:
+            if refresh:
+                pipe.get(record_key)
+            else:
+                pipe.exists(record_key)
+            pipe.get(marker)
+
         with translated("redis"):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                if refresh:
-                    pipe.get(self.family_key(family))
-                else:
-                    pipe.exists(self.access_key(family, jti))
-                pipe.get(marker)
-                record, revoked_at = await pipe.execute()
+            record, revoked_at = await self._execute(queue)
         alive = _current_refresh(record) == jti if refresh else bool(record)
         return alive and (revoked_at is None or issued_at > int(revoked_at))
 
@@ -314,6 +325,19 @@ class TokenStore:
         with translated("redis"):
             await self._redis.set(self.client_marker(client_id), now, ex=self._index_ttl)
         return now
+
+
+class _Batch:
+    """Records pipeline-style calls (`batch.set(...)`) to replay them as single commands."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def record(*args: Any, **kwargs: Any) -> None:
+            self.calls.append((name, args, kwargs))
+
+        return record
 
 
 def _current_refresh(record: bytes | str | None) -> str | None:

@@ -24,7 +24,10 @@ def _sentinel_address(address: str) -> tuple[str, int]:
 def connect(settings: RedisSettings, **options: Any) -> RedisClient:
     """A client for settings.mode; `options` (timeouts, retry) apply to every connection."""
     if settings.mode == "cluster":
-        return RedisCluster.from_url(settings.url, **options)
+        # The async cluster client fails a command outright (MaxConnectionsError) rather
+        # than wait once a node's pool is full; its default of 100 is below what one busy
+        # worker keeps in flight.
+        return RedisCluster.from_url(settings.url, max_connections=1024, **options)
     if settings.mode == "sentinel":
         # The URL gives only credentials, the database and TLS; the sentinels name the host.
         parsed = parse_url(settings.url)
