@@ -278,6 +278,19 @@ def login(seeded: Seeded, username: str = "admin", password: str = "s3cret-pass"
     }
 
 
+async def refresh(client: TestClient[Any, Any], seeded: Seeded, token: str) -> Any:
+    """The raw answer to a refresh_token grant by `seeded`'s client."""
+    return await client.post(
+        "/oauth2-token",
+        json={
+            "grant_type": "refresh_token",
+            "client_id": seeded.client_id,
+            "client_secret": seeded.client_secret,
+            "refresh_token": token,
+        },
+    )
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Accept": "application/vnd.api+json", "Authorization": f"Bearer {token}"}
 

@@ -14,7 +14,7 @@ import yaml
 
 from service.app import create_app
 from service.config import Settings, replace
-from tests.conftest import Factory, grant
+from tests.conftest import Factory, grant, refresh
 
 ROOT = Path(__file__).parent.parent
 SHORT = {"access_token_lifetime": 1, "refresh_token_lifetime": 1, "leeway": 0}
@@ -57,15 +57,7 @@ async def test_cleanup_command_deletes_exactly_the_expired_visitors(
 
     kept = claims_of(alive["access_token"])["sub"].removeprefix("visitor:")
     assert await visitors(pool) == {kept}
-    gone = await short.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "refresh_token",
-            "client_id": shop.client_id,
-            "client_secret": shop.client_secret,
-            "refresh_token": doomed["refresh_token"],
-        },
-    )
+    gone = await refresh(short, shop, doomed["refresh_token"])
     assert gone.status == 400
 
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from service import admin
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import Factory, Seeded, bearer, claims_of, grant, password_grant
+from tests.conftest import Factory, Seeded, bearer, claims_of, grant, password_grant, refresh
 
 JSONAPI = "application/vnd.api+json"
 
@@ -191,15 +191,7 @@ async def test_revoking_everything_of_a_user_reaches_every_instance(
         assert await api_status(instance, first["access_token"]) == 401
         assert await api_status(instance, refreshed["access_token"]) == 401
         assert await api_status(instance, other["access_token"]) == 200
-    gone = await one.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "refresh_token",
-            "client_id": mobile.client_id,
-            "client_secret": mobile.client_secret,
-            "refresh_token": refreshed["refresh_token"],
-        },
-    )
+    gone = await refresh(one, mobile, refreshed["refresh_token"])
     assert gone.status == 400
 
 
@@ -259,15 +251,7 @@ async def test_revoking_a_client_on_demand_refuses_its_refresh_tokens_too(
     tokens = await password_grant(client, seeded)
     await admin.revoke(settings, client=seeded.client_id)
     assert await api_status(client, tokens["access_token"]) == 401
-    refused = await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "refresh_token",
-            "client_id": seeded.client_id,
-            "client_secret": seeded.client_secret,
-            "refresh_token": tokens["refresh_token"],
-        },
-    )
+    refused = await refresh(client, seeded, tokens["refresh_token"])
     assert refused.status == 400
     introspected = await post(client, "introspect", seeded, token=tokens["access_token"])
     assert await introspected.json() == {"active": False}

@@ -9,19 +9,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import Factory, Seeded, bearer, claims_of, grant, password_grant
-
-
-async def refresh(client: TestClient[Any, Any], seeded: Seeded, token: str) -> Any:
-    return await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "refresh_token",
-            "client_id": seeded.client_id,
-            "client_secret": seeded.client_secret,
-            "refresh_token": token,
-        },
-    )
+from tests.conftest import Factory, Seeded, bearer, claims_of, grant, password_grant, refresh
 
 
 async def test_rotation_returns_a_new_pair_and_revokes_the_old_access_token(
