@@ -244,17 +244,24 @@ async def seeded(factory: Factory) -> Seeded:
     return await factory.client()
 
 
-async def grant(
+async def token_request(
     client: TestClient[Any, Any], seeded: Seeded, grant_type: str, **params: str
-) -> dict[str, Any]:
-    """A successful token request's body (the test fails on any other answer)."""
+) -> Any:
+    """The raw answer to a token request (JSON body) by `seeded`'s client."""
     body = {
         "grant_type": grant_type,
         "client_id": seeded.client_id,
         "client_secret": seeded.client_secret or "",
         **params,
     }
-    response = await client.post("/oauth2-token", json=body)
+    return await client.post("/oauth2-token", json=body)
+
+
+async def grant(
+    client: TestClient[Any, Any], seeded: Seeded, grant_type: str, **params: str
+) -> dict[str, Any]:
+    """A successful token request's body (the test fails on any other answer)."""
+    response = await token_request(client, seeded, grant_type, **params)
     assert response.status == 200, await response.text()
     data: dict[str, Any] = await response.json()
     return data
@@ -280,15 +287,7 @@ def login(seeded: Seeded, username: str = "admin", password: str = "s3cret-pass"
 
 async def refresh(client: TestClient[Any, Any], seeded: Seeded, token: str) -> Any:
     """The raw answer to a refresh_token grant by `seeded`'s client."""
-    return await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "refresh_token",
-            "client_id": seeded.client_id,
-            "client_secret": seeded.client_secret,
-            "refresh_token": token,
-        },
-    )
+    return await token_request(client, seeded, "refresh_token", refresh_token=token)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -82,10 +82,10 @@ class PasswordGrant:
     async def _issue(self, client: Client, subject: str) -> Issued:
         # A refresh token only for clients allowed to use it.
         with_refresh = RefreshTokenGrant.grant_type in client.grants
-        issued = self._codec.mint(
-            client.client_id, subject, client.audience, with_refresh=with_refresh
-        )
         try:
+            issued = self._codec.mint(
+                client.client_id, subject, client.audience, with_refresh=with_refresh
+            )
             await self._store.record(owner_of(client, subject), issued.access, issued.refresh)
         except BaseException:
             # Not recorded means not issued: leave no visitor row behind for it.

@@ -31,12 +31,11 @@ def algorithm(key: Key) -> str:
 def _import(pem: bytes) -> Key:
     for cls in (RSAKey, ECKey, OKPKey):
         try:
-            key: Key = cls.import_key(pem)
+            key: Key = cls.import_key(pem, {"use": "sig"})
         except Exception:  # noqa: S112 - try the next key type
             continue
-        key = cls.import_key(pem, {"kid": key.thumbprint(), "use": "sig"})
         if key.is_private:
-            key.ensure_kid()
+            key.ensure_kid()  # the RFC 7638 thumbprint
             return key
     raise KeyFileError("not a private key in PEM form")
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from service.oauth.errors import InvalidClient, InvalidCredentials, InvalidGrant
 from service.oauth.passwords import Passwords
 from service.store.clients import Client
-from service.store.customers import CustomerUserRepository, VisitorRepository
-from service.store.users import UserRepository
+from service.store.customers import CustomerUser, CustomerUserRepository, VisitorRepository
+from service.store.users import User, UserRepository
 
 GUEST = "guest"
 VISITOR = "visitor:"
@@ -26,6 +27,28 @@ def _is_guest(username: str, password: str) -> bool:
     user_ok = hmac.compare_digest(username.encode(), GUEST.encode())
     password_ok = hmac.compare_digest(password.encode(), GUEST.encode())
     return user_ok and password_ok
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What logging in needs of a back-office user or a customer user."""
+
+    id: int
+    subject: str  # the username, or the customer user's email
+    password_hash: str
+    enabled: bool
+
+
+def _of_user(user: User | None) -> _Account | None:
+    return (
+        None if user is None else _Account(user.id, user.username, user.password_hash, user.enabled)
+    )
+
+
+def _of_customer(customer: CustomerUser | None) -> _Account | None:
+    if customer is None:
+        return None
+    return _Account(customer.id, customer.email, customer.password_hash, customer.enabled)
 
 
 class Owners:
@@ -51,49 +74,38 @@ class Owners:
         visitor = await self._visitors.create(secrets.token_hex(10), self._visitor_lifetime)
         return VISITOR + visitor.session_id
 
+    async def _find(self, audience: str, login: str) -> _Account | None:
+        if audience == "backoffice":
+            return _of_user(await self._users.find_for_login(login))
+        return _of_customer(await self._customers.find_by_email(login))
+
     async def authenticate(self, audience: str, username: str, password: str) -> str:
         """The token subject for these credentials; one failure answer for every miss."""
-        if audience == "backoffice":
-            user = await self._users.find_for_login(username)
-            found = (
-                None if user is None else (user.id, user.username, user.password_hash, user.enabled)
-            )
-        else:
-            customer = await self._customers.find_by_email(username)
-            found = (
-                None
-                if customer is None
-                else (customer.id, customer.email, customer.password_hash, customer.enabled)
-            )
+        account = await self._find(audience, username)
         # Unknown owners verify a dummy hash, so timing does not tell who exists.
-        if not await self._passwords.verify(found[2] if found else None, password):
+        if not await self._passwords.verify(account.password_hash if account else None, password):
             raise InvalidCredentials()
-        assert found is not None
-        owner_id, subject, password_hash, enabled = found
-        if not enabled:
+        assert account is not None
+        if not account.enabled:
             raise InvalidCredentials(hint=DISABLED)
-        if self._passwords.needs_rehash(password_hash):
+        if self._passwords.needs_rehash(account.password_hash):
             new_hash = await self._passwords.hash(password)
             repo = self._users if audience == "backoffice" else self._customers
-            await repo.set_password_hash(owner_id, new_hash)
-        return subject
+            await repo.set_password_hash(account.id, new_hash)
+        return account.subject
 
     async def of_client(self, client: Client) -> str:
         """The subject a client_credentials token acts as: the client's owner."""
+        account = None
         if client.owner_user_id is not None:
-            user = await self._users.get(client.owner_user_id)
-            found = None if user is None else (user.username, user.enabled)
+            account = _of_user(await self._users.get(client.owner_user_id))
         elif client.owner_customer_user_id is not None:
-            customer = await self._customers.get(client.owner_customer_user_id)
-            found = None if customer is None else (customer.email, customer.enabled)
-        else:
-            found = None
-        if found is None:
+            account = _of_customer(await self._customers.get(client.owner_customer_user_id))
+        if account is None:
             raise InvalidClient()
-        subject, enabled = found
-        if not enabled:
+        if not account.enabled:
             raise InvalidGrant(hint=DISABLED)
-        return subject
+        return account.subject
 
     async def abandon(self, subject: str) -> None:
         """Undo what authenticate created when the tokens could not be issued."""
@@ -103,20 +115,15 @@ class Owners:
     async def check(self, audience: str, subject: str) -> None:
         """Refuse to refresh for an owner that is gone or disabled; keep visitors alive as
         long as their new refresh token."""
-        if audience == "backoffice":
-            user = await self._users.find_for_login(subject)
-            if user is None or user.username != subject:
-                raise InvalidGrant(hint="The token owner no longer exists.")
-            if not user.enabled:
-                raise InvalidGrant(hint=DISABLED)
-        elif is_visitor(subject):
+        if is_visitor(subject):
             if not await self._visitors.extend(
                 subject.removeprefix(VISITOR), self._visitor_lifetime
             ):
                 raise InvalidGrant(hint="The visitor no longer exists.")
-        else:
-            customer = await self._customers.find_by_email(subject)
-            if customer is None:
-                raise InvalidGrant(hint="The token owner no longer exists.")
-            if not customer.enabled:
-                raise InvalidGrant(hint=DISABLED)
+            return
+        account = await self._find(audience, subject)
+        # A back-office login also matches emails: the account must be the token's own.
+        if account is None or (audience == "backoffice" and account.subject != subject):
+            raise InvalidGrant(hint="The token owner no longer exists.")
+        if not account.enabled:
+            raise InvalidGrant(hint=DISABLED)

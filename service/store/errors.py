@@ -38,9 +38,14 @@ _DOWN = (
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    # A standby promoted too late, a full disk, no memory: the server cannot take writes.
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.InsufficientResourcesError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError,  # a replica, until Sentinel's failover reaches us
+    redis.exceptions.OutOfMemoryError,  # maxmemory reached with noeviction
     redis.exceptions.ClusterError,  # CLUSTERDOWN, or retries exhausted while slots move
 )
 

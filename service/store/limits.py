@@ -15,8 +15,9 @@ import time
 from service.store.errors import translated
 from service.store.topology import RedisClient
 
-# KEYS: failures zset, lock key. ARGV: now (ms), window (ms), max failures, lock seconds,
-# a unique member. Returns the failure count, or -1 if this failure locked the account.
+# KEYS: failures zset[, lock key]. ARGV: now (ms), window (ms), max failures (0: never lock,
+# and no lock key), lock seconds, a unique member. Returns the failure count, or -1 if this
+# failure locked the account.
 _FAIL = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[5])
@@ -91,7 +92,7 @@ class LimitStore:
         with translated("redis"):
             return int(
                 await self._fail(
-                    keys=[key, f"{key}:unused"],
+                    keys=[key],
                     args=[int(time.time() * 1000), window * 1000, 0, 0, secrets.token_hex(8)],
                 )
             )

@@ -281,11 +281,6 @@ class TokenStore:
         alive = _current_refresh(record) == jti if refresh else bool(record)
         return alive and (revoked_at is None or issued_at > int(revoked_at))
 
-    async def client_revoked_at(self, client_id: str) -> int | None:
-        with translated("redis"):
-            value = await self._redis.get(self.client_marker(client_id))
-        return None if value is None else int(value)
-
     async def revoke_access(self, family: str, jti: str) -> bool:
         with translated("redis"):
             return bool(await self._redis.delete(self.access_key(family, jti)))

@@ -9,8 +9,8 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from service.oauth.errors import OAuthError, TemporarilyUnavailable
-from service.store.errors import StoreUnavailable
+from service.oauth.errors import InvalidRequest, OAuthError, TemporarilyUnavailable
+from service.store.errors import Invalid, StoreUnavailable
 from service.web import jsonapi
 from service.web.appkeys import SETTINGS
 
@@ -69,6 +69,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if _is_api(request):
             return jsonapi.error(503, "temporarily unavailable", "Try again later.")
         return oauth_response(TemporarilyUnavailable())
+    except Invalid as exc:
+        # The database refused a value that got past the checks in front of it: still the
+        # caller's input, so a 400 that names nothing, not a 500.
+        log.warning("value refused by the database: %s", exc)
+        if _is_api(request):
+            return jsonapi.error(400, "invalid value", "A value of the request is not valid.")
+        return oauth_response(InvalidRequest())
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -22,7 +22,7 @@ from service.store.errors import StoreUnavailable
 from service.store.health import ping_redis
 from service.store.tokens import Owner, Rotation, TokenRecord, TokenStore, create_redis
 from service.store.topology import close
-from tests.conftest import Seeded, bearer, grant, password_grant
+from tests.conftest import Seeded, bearer, grant, password_grant, token_request
 from tests.servers import redis_binaries, redis_cluster
 from tests.store import test_tokens as shared
 
@@ -186,14 +186,8 @@ async def test_the_service_on_the_cluster(
     gone = await cluster_client.get("/api/users", headers=bearer(first["access_token"]))
     assert gone.status == 401
 
-    reused = await cluster_client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "refresh_token",
-            "client_id": seeded.client_id,
-            "client_secret": seeded.client_secret,
-            "refresh_token": first["refresh_token"],
-        },
+    reused = await token_request(
+        cluster_client, seeded, "refresh_token", refresh_token=first["refresh_token"]
     )
     assert reused.status == 400
     family_gone = await cluster_client.get("/api/users", headers=bearer(second["access_token"]))

@@ -1,13 +1,14 @@
-"""DSN passwords never reach the logs."""
+"""DSN passwords never reach the logs; a store that cannot work is "unavailable"."""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
+import redis.exceptions
 
 from service.config import DatabaseSettings
-from service.store.errors import StoreUnavailable
+from service.store.errors import StoreUnavailable, translated
 from service.store.pg import create_pool, hide_password
 
 
@@ -37,3 +38,15 @@ async def test_a_failed_start_logs_the_dsn_without_its_password(
     logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert "127.0.0.1:1" in logged
     assert "hunter2-secret" not in logged
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        redis.exceptions.ReadOnlyError("READONLY You can't write against a replica"),
+        redis.exceptions.OutOfMemoryError("OOM command not allowed"),
+    ],
+)
+def test_a_redis_that_cannot_take_writes_is_unavailable_not_a_500(error: Exception) -> None:
+    with pytest.raises(StoreUnavailable), translated("redis"):
+        raise error

@@ -10,7 +10,7 @@ from typing import Any
 from service.app import create_app
 from service.config import Settings, replace
 from service.oauth import keys
-from tests.conftest import Factory, bearer, password_grant
+from tests.conftest import Factory, Seeded, bearer, password_grant
 
 
 def kid_of(token: str) -> str:
@@ -52,17 +52,24 @@ async def wait_for(condition: Any, limit: float = 10) -> None:
     await asyncio.wait_for(poll(), limit)
 
 
-async def test_rotation_and_retirement_without_restart(
-    aiohttp_client: Any, settings: Settings, factory: Factory, tmp_path: Path
-) -> None:
-    old_kid = keys.generate(tmp_path, "RS256")
+async def reloading_app(
+    aiohttp_client: Any, settings: Settings, factory: Factory, folder: Path, delay: int
+) -> tuple[Any, Seeded, str]:
+    """An app that re-reads `folder` every second, a user and client, and its first key."""
+    old_kid = keys.generate(folder, "RS256")
     live = replace(
         settings,
-        tokens={"keys_dir": str(tmp_path), "keys_reload_interval": 1, "key_activation_delay": 0},
+        tokens={"keys_dir": str(folder), "keys_reload_interval": 1, "key_activation_delay": delay},
     )
     client = await aiohttp_client(create_app(live))
     await factory.user()
-    seeded = await factory.client()
+    return client, await factory.client(), old_kid
+
+
+async def test_rotation_and_retirement_without_restart(
+    aiohttp_client: Any, settings: Settings, factory: Factory, tmp_path: Path
+) -> None:
+    client, seeded, old_kid = await reloading_app(aiohttp_client, settings, factory, tmp_path, 0)
     old_token = (await password_grant(client, seeded))["access_token"]
     assert kid_of(old_token) == old_kid
 
@@ -89,14 +96,7 @@ async def test_rotation_and_retirement_without_restart(
 async def test_a_new_key_is_published_before_it_signs(
     aiohttp_client: Any, settings: Settings, factory: Factory, tmp_path: Path
 ) -> None:
-    old_kid = keys.generate(tmp_path, "RS256")
-    live = replace(
-        settings,
-        tokens={"keys_dir": str(tmp_path), "keys_reload_interval": 1, "key_activation_delay": 300},
-    )
-    client = await aiohttp_client(create_app(live))
-    await factory.user()
-    seeded = await factory.client()
+    client, seeded, old_kid = await reloading_app(aiohttp_client, settings, factory, tmp_path, 300)
     new_kid = keys.generate(tmp_path, "RS256")
 
     async def published() -> bool:

@@ -11,7 +11,16 @@ from aiohttp.test_utils import TestClient
 from service import admin
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import Factory, Seeded, bearer, claims_of, grant, password_grant, refresh
+from tests.conftest import (
+    Factory,
+    Seeded,
+    bearer,
+    claims_of,
+    grant,
+    password_grant,
+    refresh,
+    token_request,
+)
 
 JSONAPI = "application/vnd.api+json"
 
@@ -53,27 +62,13 @@ async def test_client_credentials_acts_as_a_customer_user(
 async def test_client_credentials_refused(
     client: TestClient[Any, Any], factory: Factory, seeded: Seeded, pool: asyncpg.Pool
 ) -> None:
-    no_grant = await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "client_credentials",
-            "client_id": seeded.client_id,
-            "client_secret": seeded.client_secret,
-        },
-    )
+    no_grant = await token_request(client, seeded, "client_credentials")
     assert no_grant.status == 401
     assert (await no_grant.json())["error"] == "invalid_client"
 
     owner = await factory.user("robot", enabled=False)
     machine = await factory.client(grants=("client_credentials",), owner_user_id=owner.id)
-    disabled = await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "client_credentials",
-            "client_id": machine.client_id,
-            "client_secret": machine.client_secret,
-        },
-    )
+    disabled = await token_request(client, machine, "client_credentials")
     assert disabled.status == 400
     assert (await disabled.json())["hint"] == "Account is disabled."
 
@@ -206,15 +201,8 @@ async def test_disabling_or_changing_a_password_revokes(
 
     await admin.set_user_enabled(settings, "admin", False)
     assert await api_status(client, after) == 401
-    refused = await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "password",
-            "client_id": seeded.client_id,
-            "client_secret": seeded.client_secret,
-            "username": "admin",
-            "password": "a-new-password",
-        },
+    refused = await token_request(
+        client, seeded, "password", username="admin", password="a-new-password"
     )
     assert (await refused.json())["hint"] == "Account is disabled."
 
@@ -230,15 +218,8 @@ async def test_deactivating_a_client_revokes_its_tokens(
     assert result["revoked_before"] > 0
     assert await api_status(client, doomed) == 401
     assert await api_status(client, kept) == 200
-    response = await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "password",
-            "client_id": seeded.client_id,
-            "client_secret": seeded.client_secret,
-            "username": "admin",
-            "password": "s3cret-pass",
-        },
+    response = await token_request(
+        client, seeded, "password", username="admin", password="s3cret-pass"
     )
     assert response.status == 401
 

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from service.app import create_app
 from service.config import Settings, replace
-from tests.conftest import Factory, Seeded, bearer, claims_of, grant, password_grant
+from tests.conftest import Factory, Seeded, bearer, claims_of, grant, password_grant, token_request
 
 JSONAPI = "application/vnd.api+json"
 MINE_CUSTOMER = "/storefront/api/customerusers/mine"
@@ -67,15 +67,8 @@ async def test_back_office_users_cannot_log_in_on_a_storefront_client(
     client: TestClient[Any, Any], factory: Factory, seeded: Seeded
 ) -> None:
     shop = await factory.client("storefront")
-    response = await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "password",
-            "client_id": shop.client_id,
-            "client_secret": shop.client_secret,
-            "username": "admin",
-            "password": "s3cret-pass",
-        },
+    response = await token_request(
+        client, shop, "password", username="admin", password="s3cret-pass"
     )
     assert response.status == 400
     assert (await response.json())["error"] == "invalid_grant"
@@ -104,16 +97,7 @@ async def test_every_guest_token_is_a_new_visitor_row(
 async def test_guest_on_a_back_office_client_is_an_ordinary_invalid_grant(
     client: TestClient[Any, Any], seeded: Seeded, pool: asyncpg.Pool
 ) -> None:
-    response = await client.post(
-        "/oauth2-token",
-        json={
-            "grant_type": "password",
-            "client_id": seeded.client_id,
-            "client_secret": seeded.client_secret,
-            "username": "guest",
-            "password": "guest",
-        },
-    )
+    response = await token_request(client, seeded, "password", username="guest", password="guest")
     assert response.status == 400
     assert (await response.json())["message"] == "The user credentials were incorrect."
     assert await pool.fetchval("SELECT count(*) FROM customer_visitors") == 0
