@@ -15,6 +15,7 @@ from service.app import longest_lifetime
 from service.commands import CommandError, hash_password, open_pool
 from service.config import Settings
 from service.oauth.audit import audit
+from service.oauth.clients import CACHE_SECONDS
 from service.oauth.protection import account
 from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository
@@ -120,5 +121,9 @@ async def set_client_active(settings: Settings, client_id: str, active: bool) ->
     async with stores(settings) as s:
         if not await ClientRepository(s.pool).set_active(client_id, active):
             raise CommandError(f"--client-id: no client {client_id!r}")
-        revoked_before = None if active else await s.tokens.revoke_client(client_id)
+        # Instances may go on using the client's cached row for a moment: what they issue
+        # meanwhile is revoked too.
+        revoked_before = (
+            None if active else await s.tokens.revoke_client(client_id, ahead=CACHE_SECONDS)
+        )
     return {"client_id": client_id, "active": active, "revoked_before": revoked_before}

@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from service.oauth.errors import InvalidClient, InvalidRequest
 from service.store.clients import Client, ClientRepository
 
 _NO_DIGEST = bytes(32)
+# An active client's row is reused for this long (every grant and introspection needs it,
+# and a Postgres round trip costs more than the rest of the check). Deactivating a client
+# revokes its tokens up to this far ahead, so what an instance still issues from a stale
+# row is dead on arrival; an inactive or unknown client is never cached.
+CACHE_SECONDS = 2
+CACHE_SIZE = 1024
 
 
 def new_client_id() -> str:
@@ -52,15 +59,32 @@ def credentials(params: Mapping[str, str], basic: tuple[str, str] | None) -> Cli
 
 
 class ClientAuthenticator:
-    def __init__(self, clients: ClientRepository) -> None:
+    def __init__(
+        self, clients: ClientRepository, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._clients = clients
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Client]] = {}
+
+    async def _get(self, client_id: str) -> Client | None:
+        now = self._clock()
+        cached = self._cache.get(client_id)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        client = await self._clients.get(client_id)
+        self._cache.pop(client_id, None)
+        if client is not None and client.active:
+            if len(self._cache) >= CACHE_SIZE:
+                del self._cache[next(iter(self._cache))]  # the oldest entry
+            self._cache[client_id] = (now, client)
+        return client
 
     async def authenticate(self, creds: ClientCredentials, grant_type: str | None) -> Client:
         """The client, if its credentials are right, it is active and (when a grant type is
         given) allowed that grant; else InvalidClient."""
         if not creds.client_id:
             raise InvalidRequest.parameter("client_id")
-        client = await self._clients.get(creds.client_id)
+        client = await self._get(creds.client_id)
         # Compare even when there is nothing to compare with, so timing says nothing.
         presented = digest(creds.client_secret or "")
         stored = client.secret_digest if client and client.secret_digest else _NO_DIGEST

@@ -313,13 +313,14 @@ class TokenStore:
             results = await self._execute(queue)
         return sum(1 for r in results[:-1] if r)
 
-    async def revoke_client(self, client_id: str) -> int:
-        """Refuse every token the client was issued up to now; return that second. (Tokens
-        issued later in the same second are refused too: a client revocation is rare.)"""
-        now = int(time.time())
+    async def revoke_client(self, client_id: str, ahead: int = 0) -> int:
+        """Refuse every token the client was issued up to now (plus `ahead` seconds); return
+        that second. (Tokens issued later in the same second are refused too: a client
+        revocation is rare.)"""
+        until = int(time.time()) + ahead
         with translated("redis"):
-            await self._redis.set(self.client_marker(client_id), now, ex=self._index_ttl)
-        return now
+            await self._redis.set(self.client_marker(client_id), until, ex=self._index_ttl)
+        return until
 
 
 class _Batch:

@@ -58,8 +58,12 @@ def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 def record_grant(grant_type: str, outcome: str) -> None:
     """One token request: `outcome` is "issued" or the OAuth error code it was refused with."""
-    label = grant_type if grant_type in GRANT_TYPES else "other"
-    metrics.GRANTS.labels(label, outcome).inc()
+    _grant_series(grant_type if grant_type in GRANT_TYPES else "other", outcome).inc()
+
+
+@functools.lru_cache(maxsize=256)
+def _grant_series(grant_type: str, outcome: str) -> Any:
+    return metrics.GRANTS.labels(grant_type, outcome)
 
 
 @contextlib.contextmanager

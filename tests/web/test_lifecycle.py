@@ -3,14 +3,18 @@ of a user or a client (seen by every instance)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient
 
 from service import admin
 from service.app import create_app
 from service.config import Settings
+from service.oauth import clients
 from tests.conftest import (
     Factory,
     Seeded,
@@ -208,7 +212,11 @@ async def test_disabling_or_changing_a_password_revokes(
 
 
 async def test_deactivating_a_client_revokes_its_tokens(
-    client: TestClient[Any, Any], seeded: Seeded, factory: Factory, settings: Settings
+    client: TestClient[Any, Any],
+    seeded: Seeded,
+    factory: Factory,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     other = await factory.client()
     doomed = (await password_grant(client, seeded))["access_token"]
@@ -218,6 +226,15 @@ async def test_deactivating_a_client_revokes_its_tokens(
     assert result["revoked_before"] > 0
     assert await api_status(client, doomed) == 401
     assert await api_status(client, kept) == 200
+
+    # The instance cached the client's row: for a moment it may still answer, but what it
+    # issues is dead, even in a later second than the deactivation.
+    await asyncio.sleep(1.01 - time.time() % 1)
+    during = await password_grant(client, seeded)
+    assert await api_status(client, during["access_token"]) == 401
+    assert (await refresh(client, seeded, during["refresh_token"])).status == 400
+
+    monkeypatch.setattr(clients, "CACHE_SECONDS", 0)  # the moment is over
     response = await token_request(
         client, seeded, "password", username="admin", password="s3cret-pass"
     )
@@ -227,8 +244,6 @@ async def test_deactivating_a_client_revokes_its_tokens(
 async def test_revoking_a_client_on_demand_refuses_its_refresh_tokens_too(
     client: TestClient[Any, Any], seeded: Seeded, settings: Settings
 ) -> None:
-    import asyncio
-
     tokens = await password_grant(client, seeded)
     await admin.revoke(settings, client=seeded.client_id)
     assert await api_status(client, tokens["access_token"]) == 401
