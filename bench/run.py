@@ -196,7 +196,12 @@ class Bench:
 
     def hash_ceiling(self, settings: Settings) -> None:
         self.hash = ceilings.hash_ceiling(settings.password_hashing, self.plan.verify_samples)
-        note = f"t_verify {self.hash.median_ms:.1f} ms (median of {self.hash.samples})"
+        together = self.hash.together / self.hash.rate
+        note = (
+            f"t_verify {self.hash.median_ms:.1f} ms (median of {self.hash.samples}); "
+            f"{self.hash.cores} threads hashing at once reach {self.hash.together:,.0f}/s "
+            f"= {together:.2f} of it"
+        )
         self.rows.append(
             Row(
                 name=f"ceiling: argon2id verify x {self.hash.cores} cores",
@@ -250,7 +255,7 @@ class Bench:
             # Grows each worker's Postgres pool and fills its statement caches first.
             wrk.run(replace(api, seconds=plan.warmup_seconds))
 
-        self.measured(
+        logins = self.measured(
             "password",
             "password grant",
             password,
@@ -259,6 +264,9 @@ class Bench:
             lambda r: r.rps >= 0.9 * hash_rate,
             tokens_each=2,
         )
+        if logins is not None:
+            share = logins.rps / self.hash.together
+            self.rows[-1].note += f"; {share:.2f} of the rate with every core hashing at once"
         self.measured(
             "api",
             f"GET {api_prefix}/users/{{id}} ({plan.connections} conn)",

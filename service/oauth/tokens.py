@@ -60,6 +60,14 @@ class TokenCodec:
     ) -> None:
         self._settings = settings
         self._clock = clock
+        self._registry = jwt.JWTClaimsRegistry(
+            now=lambda: int(self._clock()),
+            leeway=settings.leeway,
+            iss={"essential": True, "value": settings.issuer},
+            exp={"essential": True},
+            nbf={"essential": True},
+            iat={"essential": True},
+        )
         self.use(keys)
 
     @property
@@ -137,9 +145,12 @@ class TokenCodec:
         verified = self._verified.get(token)
         if verified is None:
             verified = self._verify(token)
-            if len(self._verified) >= VERIFIED_CACHE_SIZE:
-                del self._verified[next(iter(self._verified))]  # the oldest entry
-            self._verified[token] = verified
+            # A refresh token is good for one use: caching it would only push out access
+            # tokens, which come back with every API call.
+            if verified[0] == ACCESS_TYP:
+                if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                    del self._verified[next(iter(self._verified))]  # the oldest entry
+                self._verified[token] = verified
         token_typ, claims, not_before = verified
         if token_typ != typ:
             raise InvalidToken("wrong token type")
@@ -161,16 +172,8 @@ class TokenCodec:
         if typ not in (ACCESS_TYP, REFRESH_TYP):
             raise InvalidToken("wrong token type")
         claims: dict[str, Any] = decoded.claims
-        registry = jwt.JWTClaimsRegistry(
-            now=lambda: int(self._clock()),
-            leeway=self._settings.leeway,
-            iss={"essential": True, "value": self._settings.issuer},
-            exp={"essential": True},
-            nbf={"essential": True},
-            iat={"essential": True},
-        )
         try:
-            registry.validate(claims)
+            self._registry.validate(claims)
         except JoseError as exc:
             raise InvalidToken(f"claims: {type(exc).__name__}") from None
         strings = ("aud", "sub", "jti", "fid", "realm")

@@ -54,9 +54,18 @@ async def test_login_lookup_by_username_or_email(pool: asyncpg.Pool) -> None:
 async def test_a_visitor_row_outlives_its_newest_refresh_token(pool: asyncpg.Pool) -> None:
     from service.store.customers import VisitorRepository
 
+    async def lasts() -> float:
+        """How many more seconds the row lives."""
+        left = await pool.fetchval("SELECT expires_at - now() FROM customer_visitors")
+        return float(left.total_seconds())
+
     visitors = VisitorRepository(pool)
     created = await visitors.create("0123456789abcdef0123", 100)
-    assert await visitors.extend(created.session_id, 100)  # a refresh right away
-    extended = await pool.fetchval("SELECT expires_at FROM customer_visitors")
-    assert extended > created.expires_at
+    assert await lasts() == pytest.approx(110, abs=1)  # a tenth more than it must
+    assert await visitors.extend(created.session_id, 100)  # a refresh right away:
+    assert await pool.fetchval("SELECT expires_at FROM customer_visitors") == created.expires_at
+
+    await pool.execute("UPDATE customer_visitors SET expires_at = now() + interval '99 s'")
+    assert await visitors.extend(created.session_id, 100)  # it would die before the token
+    assert await lasts() == pytest.approx(110, abs=1)
     assert not await visitors.extend("ffffffffffffffffffff", 100)
