@@ -84,7 +84,17 @@ def use_directory(directory: Path) -> None:
         stale.unlink()
     os.environ[MULTIPROC_ENV] = str(directory)
     # prometheus-client reads the variable once, at import; this module imported it earlier.
-    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    values.ValueClass = values.MultiProcessValue(_pid)  # type: ignore[no-untyped-call]
+
+
+_process = [os.getpid()]
+# Every sample checks the process id first (a fork resets the values): remember it at each
+# fork instead of asking the kernel for it several times a request.
+os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
+
+
+def _pid() -> int:
+    return _process[0]
 
 
 def exposition() -> tuple[bytes, str]:

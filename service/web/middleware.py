@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import os
 import re
 import secrets
 
@@ -40,10 +42,19 @@ def caller(request: web.Request) -> Caller:
     return Caller(address=client_address(request), request_id=request[REQUEST_ID])
 
 
+_ids = itertools.count()
+_id_prefix = [secrets.token_hex(4)]
+# A forked worker numbers its requests under a prefix of its own.
+os.register_at_fork(after_in_child=lambda: _id_prefix.__setitem__(0, secrets.token_hex(4)))
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     given = request.headers.get("X-Request-Id", "")
-    request[REQUEST_ID] = given if _GOOD_ID.fullmatch(given) else secrets.token_hex(8)
+    if _GOOD_ID.fullmatch(given):
+        request[REQUEST_ID] = given
+    else:  # unique, not secret: a random prefix per process and a counter
+        request[REQUEST_ID] = f"{_id_prefix[0]}{next(_ids):08x}"
     return await handler(request)
 
 
