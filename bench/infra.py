@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,27 +80,34 @@ def _embedded_home() -> Path:
     return home
 
 
+def _pick(
+    name: str, variable: str, local: str, answers: Callable[[str], bool], start: Callable[[], str]
+) -> tuple[str, str]:
+    """The server named by `variable`, else the local one if it answers, else an embedded
+    one: its URL and where it came from."""
+    if url := os.environ.get(variable):
+        return url, f"{name} from {variable}"
+    if answers(local):
+        return local, f"{name} on {urlsplit(local).netloc.rpartition('@')[2]}"
+    return start(), f"embedded {name}"
+
+
 def pick_backends() -> Backends:
-    origins = []
-    pg_url = os.environ.get("BENCH_DATABASE_URL")
-    if pg_url:
-        origins.append("postgres from BENCH_DATABASE_URL")
-    elif _postgres_answers(LOCAL_POSTGRES):
-        pg_url = LOCAL_POSTGRES
-        origins.append("postgres on 127.0.0.1:5432")
-    else:
-        pg_url = embedded.postgres(_embedded_home())
-        origins.append("embedded postgres")
-    redis_url = os.environ.get("BENCH_REDIS_URL")
-    if redis_url:
-        origins.append("redis from BENCH_REDIS_URL")
-    elif _redis_answers(LOCAL_REDIS):
-        redis_url = LOCAL_REDIS
-        origins.append("redis on 127.0.0.1:6379")
-    else:
-        redis_url = embedded.redis(_embedded_home(), persist=False)
-        origins.append("embedded redis")
-    return Backends(pg_url, redis_url, ", ".join(origins))
+    pg_url, pg_origin = _pick(
+        "postgres",
+        "BENCH_DATABASE_URL",
+        LOCAL_POSTGRES,
+        _postgres_answers,
+        lambda: embedded.postgres(_embedded_home()),
+    )
+    redis_url, redis_origin = _pick(
+        "redis",
+        "BENCH_REDIS_URL",
+        LOCAL_REDIS,
+        _redis_answers,
+        lambda: embedded.redis(_embedded_home(), persist=False),
+    )
+    return Backends(pg_url, redis_url, f"{pg_origin}, {redis_origin}")
 
 
 def _with_database(url: str, name: str) -> str:

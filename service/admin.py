@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from service.app import longest_lifetime
-from service.commands import CommandError, hash_password, open_pool
+from service.commands import CommandError, hash_password, postgres
 from service.config import Settings
 from service.oauth.audit import audit
 from service.oauth.clients import CACHE_SECONDS
@@ -35,20 +35,16 @@ class Stores:
 
 @contextlib.asynccontextmanager
 async def stores(settings: Settings) -> AsyncIterator[Stores]:
-    pool = await open_pool(settings)
-    try:
-        redis = await create_redis(settings.redis)
-    except StoreError as exc:
-        await pool.close()
-        raise CommandError(f"redis.url: cannot connect ({exc})") from None
-    try:
-        tokens = TokenStore(redis, settings.redis.key_prefix, longest_lifetime(settings))
-        yield Stores(pool, redis, tokens)
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        await close(redis)
-        await pool.close()
+    async with postgres(settings) as pool:
+        try:
+            redis = await create_redis(settings.redis)
+        except StoreError as exc:
+            raise CommandError(f"redis.url: cannot connect ({exc})") from None
+        try:
+            tokens = TokenStore(redis, settings.redis.key_prefix, longest_lifetime(settings))
+            yield Stores(pool, redis, tokens)
+        finally:
+            await close(redis)
 
 
 async def revoke(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -96,24 +98,27 @@ async def hash_password(settings: Settings, password: str) -> str:
         passwords.close()
 
 
-async def open_pool(settings: Settings) -> asyncpg.Pool:
+@contextlib.asynccontextmanager
+async def postgres(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A small pool for one command; a store error inside becomes the command's error."""
     try:
-        return await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
+        pool = await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
     except StoreError as exc:
         raise CommandError(f"database.url: cannot connect ({exc})") from None
+    try:
+        yield pool
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await pool.close()
 
 
 async def create_user(
     settings: Settings, username: str, email: str, password: str, first: str, last: str
 ) -> dict[str, Any]:
     password_hash = await hash_password(settings, password)
-    pool = await open_pool(settings)
-    try:
+    async with postgres(settings) as pool:
         user = await UserRepository(pool).create(username, email, password_hash, first, last)
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        await pool.close()
     return {"id": user.id, "username": user.username, "email": user.email}
 
 
@@ -121,24 +126,14 @@ async def create_customer_user(
     settings: Settings, email: str, password: str, first: str, last: str
 ) -> dict[str, Any]:
     password_hash = await hash_password(settings, password)
-    pool = await open_pool(settings)
-    try:
+    async with postgres(settings) as pool:
         customer = await CustomerUserRepository(pool).create(email, password_hash, first, last)
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        await pool.close()
     return {"id": customer.id, "email": customer.email}
 
 
 async def cleanup(settings: Settings) -> dict[str, Any]:
-    pool = await open_pool(settings)
-    try:
+    async with postgres(settings) as pool:
         deleted = await VisitorRepository(pool).delete_expired()
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        await pool.close()
     return {"deleted_visitors": deleted}
 
 
@@ -163,8 +158,7 @@ async def create_client(
             "--grants client_credentials: needs a secret and an owner "
             "(--owner-user or --owner-customer-user)"
         )
-    pool = await open_pool(settings)
-    try:
+    async with postgres(settings) as pool:
         owner_id = customer_owner_id = None
         if owner_username is not None:
             owner = await UserRepository(pool).find_for_login(owner_username)
@@ -190,10 +184,6 @@ async def create_client(
                 can_introspect=can_introspect,
             )
         )
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        await pool.close()
     return {
         "client_id": client.client_id,
         "client_secret": secret,

@@ -160,7 +160,7 @@ def _validate_redis_topology(r: RedisSettings) -> None:
             raise ConfigError("redis.sentinels: mode sentinel needs at least one host:port")
         for address in r.sentinels:
             host, _, port = address.rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
                 raise ConfigError(f"redis.sentinels: {address!r} is not host:port")
         if not r.sentinel_master:
             raise ConfigError("redis.sentinel_master: must not be empty in mode sentinel")
@@ -176,32 +176,30 @@ def _validate(s: Settings) -> None:
         "tokens.refresh_token_lifetime": s.tokens.refresh_token_lifetime,
         "password_hashing.time_cost": s.password_hashing.time_cost,
         "password_hashing.parallelism": s.password_hashing.parallelism,
+        "protection.failure_window": s.protection.failure_window,
+        "protection.lockout_time": s.protection.lockout_time,
     }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
-    for key, value in (
-        ("tokens.leeway", s.tokens.leeway),
-        ("tokens.key_activation_delay", s.tokens.key_activation_delay),
-        ("tokens.keys_reload_interval", s.tokens.keys_reload_interval),
-    ):
+    not_negative = {
+        "tokens.leeway": s.tokens.leeway,
+        "tokens.key_activation_delay": s.tokens.key_activation_delay,
+        "tokens.keys_reload_interval": s.tokens.keys_reload_interval,
+    }
+    for key, value in not_negative.items():
         if value < 0:
             raise ConfigError(f"{key}: must not be negative, got {value}")
-    p = s.protection
-    for key, value in (
-        ("protection.failure_window", p.failure_window),
-        ("protection.lockout_time", p.lockout_time),
-    ):
-        if value <= 0:
-            raise ConfigError(f"{key}: must be positive, got {value}")
-    for key, value in (
-        ("protection.max_account_failures", p.max_account_failures),
-        ("protection.max_address_failures", p.max_address_failures),
-        ("protection.requests_per_minute", p.requests_per_minute),
-    ):
+    zero_is_off = {
+        "protection.max_account_failures": s.protection.max_account_failures,
+        "protection.max_address_failures": s.protection.max_address_failures,
+        "protection.requests_per_minute": s.protection.requests_per_minute,
+        "maintenance.cleanup_interval": s.maintenance.cleanup_interval,
+    }
+    for key, value in zero_is_off.items():
         if value < 0:
             raise ConfigError(f"{key}: must be 0 (off) or positive, got {value}")
-    for proxy in p.trusted_proxies:
+    for proxy in s.protection.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
@@ -210,8 +208,6 @@ def _validate(s: Settings) -> None:
             ) from None
     if s.server.workers < 0:
         raise ConfigError("server.workers: must be 0 (one per CPU) or positive")
-    if s.maintenance.cleanup_interval < 0:
-        raise ConfigError("maintenance.cleanup_interval: must be 0 (off) or positive")
     if s.database.pool_min_size > s.database.pool_max_size:
         raise ConfigError("database.pool_min_size: larger than database.pool_max_size")
     if s.password_hashing.memory_cost < 8 * s.password_hashing.parallelism:

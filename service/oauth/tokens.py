@@ -141,7 +141,18 @@ class TokenCodec:
     def read_refresh(self, token: str) -> Claims:
         return self._read(token, REFRESH_TYP)
 
+    def read(self, token: str) -> tuple[str, Claims]:
+        """A token of either type, and its type (ACCESS_TYP or REFRESH_TYP)."""
+        typ, claims, not_before = self._verified_once(token)
+        return typ, self._in_time(claims, not_before)
+
     def _read(self, token: str, typ: str) -> Claims:
+        token_typ, claims, not_before = self._verified_once(token)
+        if token_typ != typ:
+            raise InvalidToken("wrong token type")
+        return self._in_time(claims, not_before)
+
+    def _verified_once(self, token: str) -> tuple[str, Claims, int]:
         verified = self._verified.get(token)
         if verified is None:
             verified = self._verify(token)
@@ -151,10 +162,10 @@ class TokenCodec:
                 if len(self._verified) >= VERIFIED_CACHE_SIZE:
                     del self._verified[next(iter(self._verified))]  # the oldest entry
                 self._verified[token] = verified
-        token_typ, claims, not_before = verified
-        if token_typ != typ:
-            raise InvalidToken("wrong token type")
-        # Time is checked on every use, cached or not.
+        return verified
+
+    def _in_time(self, claims: Claims, not_before: int) -> Claims:
+        """Time is checked on every use, cached or not."""
         now, leeway = self._clock(), self._settings.leeway
         if not (not_before - leeway <= now < claims.expires_at + leeway):
             raise InvalidToken("expired or not yet valid")

@@ -246,15 +246,6 @@ class TokenStore:
             return Rotation.UNKNOWN
         return Rotation(int(outcome))
 
-    async def access_alive(self, family: str, jti: str) -> bool:
-        with translated("redis"):
-            return bool(await self._redis.exists(self.access_key(family, jti)))
-
-    async def refresh_alive(self, family: str, jti: str) -> bool:
-        with translated("redis"):
-            current: bytes | str | None = await self._redis.get(self.family_key(family))
-        return _current_refresh(current) == jti
-
     async def usable(
         self, refresh: bool, family: str, jti: str, client_id: str, issued_at: int
     ) -> bool:

@@ -34,7 +34,8 @@ def _page_param(request: web.Request, name: str, default: int, maximum: int) -> 
     raw = request.query.get(f"page[{name}]")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         return None
     return int(raw)
 

@@ -14,21 +14,21 @@ from service.web.middleware import caller
 from service.web.token import ENDPOINT, read_basic, read_params
 
 
-async def _client_and_token(request: web.Request) -> tuple[Client, str, str | None]:
+async def _client_and_token(request: web.Request) -> tuple[Client, str]:
     params = await read_params(request)
     client = await request.app[CLIENTS].authenticate(credentials(params, read_basic(request)), None)
-    return client, required(params, "token"), params.get("token_type_hint")
+    return client, required(params, "token")
 
 
 async def revoke(request: web.Request) -> web.Response:
-    client, token, hint = await _client_and_token(request)
-    await request.app[TOKEN_ADMIN].revoke(client, token, hint, caller(request))
+    client, token = await _client_and_token(request)
+    await request.app[TOKEN_ADMIN].revoke(client, token, caller(request))
     return web.Response(status=200, headers={"Cache-Control": "no-store"})
 
 
 async def introspect(request: web.Request) -> web.Response:
-    client, token, hint = await _client_and_token(request)
-    return no_store_json(await request.app[TOKEN_ADMIN].introspect(client, token, hint))
+    client, token = await _client_and_token(request)
+    return no_store_json(await request.app[TOKEN_ADMIN].introspect(client, token))
 
 
 async def jwks(request: web.Request) -> web.Response:

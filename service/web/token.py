@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import email.errors
-import json
 from urllib.parse import parse_qsl, unquote_plus
 
+import orjson
 from aiohttp import web
 
 from service.oauth.errors import InvalidClient, InvalidRequest
@@ -23,8 +23,8 @@ JSON = "application/json"
 
 def _from_json(raw: bytes) -> dict[str, str]:
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
+        body = orjson.loads(raw)
+    except ValueError:  # orjson's errors, too deep a nesting and bad UTF-8 included
         raise InvalidRequest(hint="The body is not valid JSON") from None
     if not isinstance(body, dict):
         raise InvalidRequest(hint="The body must be a JSON object")

@@ -15,7 +15,7 @@ from service.config import TokenSettings
 from service.oauth import keys
 from service.oauth.errors import InvalidToken
 from service.oauth.keys import KeyRing
-from service.oauth.tokens import TokenCodec
+from service.oauth.tokens import ACCESS_TYP, REFRESH_TYP, TokenCodec
 
 NOW = 1_800_000_000.0
 
@@ -71,6 +71,9 @@ def test_types_do_not_substitute(codec: TokenCodec) -> None:
         codec.read_access(issued.refresh_token)
     with pytest.raises(InvalidToken):
         codec.read_refresh(issued.access_token)
+    # Revocation and introspection take either, and learn which it is.
+    assert codec.read(issued.access_token)[0] == ACCESS_TYP
+    assert codec.read(issued.refresh_token)[0] == REFRESH_TYP
 
 
 def test_expiry_with_leeway(codec: TokenCodec, clock: Clock) -> None:
@@ -80,6 +83,8 @@ def test_expiry_with_leeway(codec: TokenCodec, clock: Clock) -> None:
     clock.now = NOW + 3600 + 6
     with pytest.raises(InvalidToken):
         codec.read_access(token)
+    with pytest.raises(InvalidToken):
+        codec.read(token)
 
 
 def test_not_yet_valid(codec: TokenCodec, clock: Clock) -> None:

@@ -94,15 +94,15 @@ async def test_rotation_and_reuse_on_every_node(store: TokenStore, backend: Redi
         fresh = TokenRecord(access.family, secrets.token_urlsafe(16), 60)
         fresh_refresh = TokenRecord(access.family, secrets.token_urlsafe(16), 600)
         assert await store.rotate(OWNER, refresh.jti, 0, fresh, fresh_refresh) is Rotation.ROTATED
-        assert not await store.access_alive(access.family, access.jti)
-        assert await store.access_alive(fresh.family, fresh.jti)
+        assert not await shared.alive(store, access)
+        assert await shared.alive(store, fresh)
 
         thief = TokenRecord(access.family, secrets.token_urlsafe(16), 60)
         thief_refresh = TokenRecord(access.family, secrets.token_urlsafe(16), 600)
         assert await store.rotate(OWNER, refresh.jti, 0, thief, thief_refresh) is Rotation.REUSED
         for record in (fresh, thief):
-            assert not await store.access_alive(record.family, record.jti)
-        assert not await store.refresh_alive(fresh_refresh.family, fresh_refresh.jti)
+            assert not await shared.alive(store, record)
+        assert not await shared.alive(store, fresh_refresh, refresh=True)
 
 
 async def test_revoke_owner_reaches_families_on_every_node(
@@ -114,9 +114,9 @@ async def test_revoke_owner_reaches_families_on_every_node(
 
     assert await store.revoke_owner(OWNER.realm, OWNER.subject) == len(families)
     for access, refresh in families:
-        assert not await store.access_alive(access.family, access.jti)
-        assert not await store.refresh_alive(refresh.family, refresh.jti)
-    assert await store.access_alive(kept_access.family, kept_access.jti)
+        assert not await shared.alive(store, access)
+        assert not await shared.alive(store, refresh, refresh=True)
+    assert await shared.alive(store, kept_access)
     assert await store.revoke_owner(OWNER.realm, OWNER.subject) == 0
 
 

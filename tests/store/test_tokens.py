@@ -13,6 +13,12 @@ from redis.asyncio import Redis
 
 from service.store.tokens import Owner, Rotation, TokenRecord, TokenStore
 
+
+async def alive(store: TokenStore, record: TokenRecord, refresh: bool = False) -> bool:
+    """Whether the store would accept the token (of a client never revoked)."""
+    return await store.usable(refresh, record.family, record.jti, "never-revoked", 0)
+
+
 OWNER = Owner("backoffice", "admin", "client-1")
 
 
@@ -44,8 +50,8 @@ async def test_recorded_tokens_are_alive_with_their_ttl(store: TokenStore, backe
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
 
-    assert await store.access_alive(access.family, access.jti)
-    assert await store.refresh_alive(refresh.family, refresh.jti)
+    assert await alive(store, access)
+    assert await alive(store, refresh, refresh=True)
     assert 55 <= await backend.ttl(store.access_key(access.family, access.jti)) <= 60
     assert 595 <= await backend.ttl(store.family_key(refresh.family)) <= 600
 
@@ -59,23 +65,23 @@ async def test_refresh_record_remembers_its_access_token(store: TokenStore, back
 
 async def test_unknown_tokens_are_not_alive(store: TokenStore) -> None:
     access, refresh = pair()
-    assert not await store.access_alive(access.family, access.jti)
-    assert not await store.refresh_alive(refresh.family, refresh.jti)
+    assert not await alive(store, access)
+    assert not await alive(store, refresh, refresh=True)
 
 
 async def test_access_and_refresh_namespaces_are_separate(store: TokenStore) -> None:
     access, _ = pair()
     await store.record(OWNER, access, None)
-    assert not await store.refresh_alive(access.family, access.jti)
+    assert not await alive(store, access, refresh=True)
 
 
 async def test_revoking_deletes_the_record(store: TokenStore) -> None:
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
     assert await store.revoke_access(access.family, access.jti)
-    assert not await store.access_alive(access.family, access.jti)
+    assert not await alive(store, access)
     assert not await store.revoke_access(access.family, access.jti)
-    assert await store.refresh_alive(refresh.family, refresh.jti)
+    assert await alive(store, refresh, refresh=True)
 
 
 async def test_keys_of_one_family_share_a_cluster_hash_tag(store: TokenStore) -> None:
@@ -91,7 +97,7 @@ async def test_expired_records_disappear(store: TokenStore, backend: Redis) -> N
     key = store.access_key(access.family, access.jti)
     await backend.pexpire(key, 1)
     await asyncio.sleep(0.05)
-    assert not await store.access_alive(access.family, access.jti)
+    assert not await alive(store, access)
 
 
 def next_pair(previous: TokenRecord) -> tuple[TokenRecord, TokenRecord]:
@@ -107,10 +113,10 @@ async def test_rotation_replaces_the_pair(store: TokenStore) -> None:
     new_access, new_refresh = next_pair(refresh)
 
     assert await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh) is Rotation.ROTATED
-    assert not await store.access_alive(access.family, access.jti)
-    assert not await store.refresh_alive(refresh.family, refresh.jti)
-    assert await store.access_alive(new_access.family, new_access.jti)
-    assert await store.refresh_alive(new_refresh.family, new_refresh.jti)
+    assert not await alive(store, access)
+    assert not await alive(store, refresh, refresh=True)
+    assert await alive(store, new_access)
+    assert await alive(store, new_refresh, refresh=True)
 
 
 async def test_reuse_revokes_the_family(store: TokenStore) -> None:
@@ -122,8 +128,8 @@ async def test_reuse_revokes_the_family(store: TokenStore) -> None:
     thief_access, thief_refresh = next_pair(refresh)
     assert await store.rotate(OWNER, refresh.jti, 0, thief_access, thief_refresh) is Rotation.REUSED
     for record in (new_access, thief_access):
-        assert not await store.access_alive(record.family, record.jti)
-    assert not await store.refresh_alive(new_refresh.family, new_refresh.jti)
+        assert not await alive(store, record)
+    assert not await alive(store, new_refresh, refresh=True)
     assert await store.rotate(OWNER, new_refresh.jti, 0, *next_pair(refresh)) is Rotation.UNKNOWN
 
 
@@ -131,7 +137,7 @@ async def test_unknown_family_does_not_rotate(store: TokenStore) -> None:
     _, refresh = pair()
     new_access, new_refresh = next_pair(refresh)
     assert await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh) is Rotation.UNKNOWN
-    assert not await store.access_alive(new_access.family, new_access.jti)
+    assert not await alive(store, new_access)
 
 
 async def test_concurrent_rotations_of_one_token_have_one_winner(store: TokenStore) -> None:
@@ -147,8 +153,8 @@ async def test_revoke_family(store: TokenStore) -> None:
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
     assert await store.revoke_family(refresh.family)
-    assert not await store.access_alive(access.family, access.jti)
-    assert not await store.refresh_alive(refresh.family, refresh.jti)
+    assert not await alive(store, access)
+    assert not await alive(store, refresh, refresh=True)
     assert not await store.revoke_family(refresh.family)
 
 
@@ -168,7 +174,7 @@ async def test_client_revocation_is_a_marker_checked_with_the_record(store: Toke
     new_access, new_refresh = next_pair(refresh)
     outcome = await store.rotate(OWNER, refresh.jti, before, new_access, new_refresh)
     assert outcome is Rotation.UNKNOWN
-    assert not await store.access_alive(new_access.family, new_access.jti)
+    assert not await alive(store, new_access)
 
 
 async def test_owner_index_holds_only_live_families(store: TokenStore, backend: Redis) -> None:
@@ -186,7 +192,7 @@ async def test_visitors_are_not_indexed(store: TokenStore, backend: Redis) -> No
     access, refresh = pair()
     await store.record(visitor, access, refresh)
     assert not await backend.exists(store.owner_index(visitor.realm, visitor.subject))
-    assert await store.access_alive(access.family, access.jti)
+    assert await alive(store, access)
 
 
 async def test_rotation_survives_redis_forgetting_its_scripts(

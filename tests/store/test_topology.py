@@ -76,6 +76,7 @@ async def test_sentinel_mode_without_a_known_master_is_unavailable(
         ({"mode": "sentinel", "url": "redis://x/0"}, "redis.sentinels"),
         ({"mode": "sentinel", "url": "redis://x/0", "sentinels": ["nohost"]}, "redis.sentinels"),
         ({"mode": "sentinel", "url": "redis://x/0", "sentinels": ["s:99999"]}, "redis.sentinels"),
+        ({"mode": "sentinel", "url": "redis://x/0", "sentinels": ["s:²"]}, "redis.sentinels"),
         (
             {"mode": "sentinel", "url": "redis://x/0", "sentinels": ["s:1"], "sentinel_master": ""},
             "redis.sentinel_master",

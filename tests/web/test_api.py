@@ -75,6 +75,9 @@ async def test_pagination(client: TestClient[Any, Any], seeded: Seeded, factory:
 
     bad = await client.get("/api/users?page[size]=0", headers=bearer(token))
     assert bad.status == 400
+    # A superscript two is a digit to str.isdigit(), but not to int().
+    superscript = await client.get("/api/users?page[size]=%C2%B2", headers=bearer(token))
+    assert superscript.status == 400
 
 
 async def test_missing_and_malformed_tokens(client: TestClient[Any, Any], seeded: Seeded) -> None:
