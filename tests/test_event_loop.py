@@ -10,7 +10,7 @@ from service.app import create_app
 from service.config import Settings, replace
 from service.oauth.passwords import Passwords
 from service.web.appkeys import PASSWORDS
-from tests.conftest import Factory
+from tests.conftest import Factory, login
 
 # Deliberately slow (about half a second per verify) so the window is wide.
 SLOW = {"memory_cost": 19456, "time_cost": 24, "parallelism": 1, "threads": 1}
@@ -30,20 +30,14 @@ async def test_api_answers_while_a_password_is_verifying(
     seeded = await factory.client()
     app = create_app(slow)
     client = await aiohttp_client(app)
-    login = {
-        "grant_type": "password",
-        "client_id": seeded.client_id,
-        "client_secret": seeded.client_secret,
-        "username": "admin",
-        "password": "s3cret-pass",
-    }
-    first = await client.post("/oauth2-token", json=login)
+    body = login(seeded)
+    first = await client.post("/oauth2-token", json=body)
     token = (await first.json())["access_token"]
 
     finished: list[str] = []
 
     async def password_grant() -> None:
-        response = await client.post("/oauth2-token", json=login)
+        response = await client.post("/oauth2-token", json=body)
         assert response.status == 200
         finished.append("password grant")
 

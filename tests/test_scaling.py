@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.conftest import FAST_HASHING, Factory, Seeded
+from tests.conftest import FAST_HASHING, Factory, Seeded, login
 from tests.servers import free_ports, processes, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,13 +160,7 @@ def balancer(tmp: Path, backends: list[Instance]) -> Iterator[str]:
 
 
 async def _token(session: aiohttp.ClientSession, base: str, seeded: Seeded) -> str:
-    body = {
-        "grant_type": "password",
-        "client_id": seeded.client_id,
-        "client_secret": seeded.client_secret,
-        "username": "admin",
-        "password": "s3cret-pass",
-    }
+    body = login(seeded)
     async with session.post(f"{base}/oauth2-token", json=body) as response:
         assert response.status == 200, await response.text()
         token: str = (await response.json())["access_token"]

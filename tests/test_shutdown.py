@@ -15,7 +15,7 @@ import yaml
 
 from service.config import Settings
 from service.oauth.passwords import Passwords
-from tests.conftest import Factory
+from tests.conftest import Factory, login
 
 ROOT = Path(__file__).parent.parent
 SLOW = {"memory_cost": 19456, "time_cost": 12, "parallelism": 1, "threads": 2}
@@ -60,13 +60,7 @@ async def test_in_flight_requests_finish_on_sigterm(
             stderr=output,
         )
     base = f"http://127.0.0.1:{port}"
-    body = {
-        "grant_type": "password",
-        "client_id": seeded.client_id,
-        "client_secret": seeded.client_secret,
-        "username": "admin",
-        "password": "s3cret-pass",
-    }
+    body = login(seeded)
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(300):
