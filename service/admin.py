@@ -16,6 +16,7 @@ from service.commands import CommandError, hash_password, postgres
 from service.config import Settings
 from service.oauth.audit import audit
 from service.oauth.clients import CACHE_SECONDS
+from service.oauth.owners import find_login
 from service.oauth.protection import account
 from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository
@@ -105,11 +106,13 @@ async def set_user_password(settings: Settings, username: str, password: str) ->
 
 
 async def unlock(settings: Settings, audience: str, login: str) -> dict[str, Any]:
-    """Forget the failed logins of an account and lift its lockout."""
+    """Forget the failed logins of the account `login` names (by any spelling) and lift its
+    lockout."""
     async with stores(settings) as s:
-        unlocked = await LimitStore(s.redis, settings.redis.key_prefix).unlock(
-            account(audience, login)
+        found = await find_login(
+            UserRepository(s.pool), CustomerUserRepository(s.pool), audience, login
         )
+        unlocked = await LimitStore(s.redis, settings.redis.key_prefix).unlock(account(found))
     return {"account": login, "unlocked": unlocked}
 
 

@@ -94,6 +94,8 @@ class ProtectionSettings:
     lockout_time: int = 900
     max_address_failures: int = 100
     requests_per_minute: int = 600
+    guest_logins_per_minute: int = 60
+    ipv6_prefix: int = 64
     trusted_proxies: tuple[str, ...] = ()
 
 
@@ -194,11 +196,16 @@ def _validate(s: Settings) -> None:
         "protection.max_account_failures": s.protection.max_account_failures,
         "protection.max_address_failures": s.protection.max_address_failures,
         "protection.requests_per_minute": s.protection.requests_per_minute,
+        "protection.guest_logins_per_minute": s.protection.guest_logins_per_minute,
         "maintenance.cleanup_interval": s.maintenance.cleanup_interval,
     }
     for key, value in zero_is_off.items():
         if value < 0:
             raise ConfigError(f"{key}: must be 0 (off) or positive, got {value}")
+    if not 1 <= s.protection.ipv6_prefix <= 128:
+        raise ConfigError(
+            f"protection.ipv6_prefix: must be between 1 and 128, got {s.protection.ipv6_prefix}"
+        )
     for proxy in s.protection.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)

@@ -19,7 +19,7 @@ from service.oauth.errors import (
     UnsupportedGrantType,
 )
 from service.oauth.owners import Owners, is_visitor
-from service.oauth.protection import Guard, account
+from service.oauth.protection import Admission, Guard
 from service.oauth.tokens import Issued, TokenCodec
 from service.store.clients import Client
 from service.store.errors import StoreError
@@ -40,7 +40,7 @@ class Grant(Protocol):
     grant_type: str
 
     async def respond(
-        self, client: Client, params: Mapping[str, str], caller: Caller
+        self, client: Client, params: Mapping[str, str], admission: Admission
     ) -> Issued: ...
 
 
@@ -57,26 +57,36 @@ class PasswordGrant:
         self._store = store
         self._guard = guard
 
-    async def respond(self, client: Client, params: Mapping[str, str], caller: Caller) -> Issued:
+    async def respond(
+        self, client: Client, params: Mapping[str, str], admission: Admission
+    ) -> Issued:
         username, password = required(params, "username"), required(params, "password")
         if self._owners.is_guest(client.audience, username, password):
+            await self._guard.admit(admission, guest=True)
             subject = await self._owners.visitor()
         else:
-            subject = await self._authenticate(client, username, password, caller)
+            subject = await self._authenticate(client, username, password, admission)
         return await self._issue(client, subject)
 
     async def _authenticate(
-        self, client: Client, username: str, password: str, caller: Caller
+        self, client: Client, username: str, password: str, admission: Admission
     ) -> str:
-        name = account(client.audience, username)
-        await self._guard.admit_login(caller, name)
+        login = await self._owners.find(client.audience, username)
+        # Reserved before the hash is verified, so concurrent guesses cannot outrun the count.
+        attempt = await self._guard.reserve(admission, login)
         try:
-            subject = await self._owners.authenticate(client.audience, username, password)
+            subject = await self._owners.authenticate(login, password)
         except InvalidCredentials as exc:
-            if exc.hint is None:  # a wrong password, not a disabled account
-                await self._guard.failed(caller, name)
+            if exc.hint is None:  # a wrong password: a counted failure
+                await self._guard.failed(admission, attempt)
+            else:  # the right password of a disabled account
+                await self._guard.release(attempt)
             raise
-        await self._guard.succeeded(name)
+        except BaseException:
+            with contextlib.suppress(StoreError):  # the first error is the one to answer
+                await self._guard.release(attempt)
+            raise
+        await self._guard.release(attempt, succeeded=True)
         return subject
 
     async def _issue(self, client: Client, subject: str) -> Issued:
@@ -103,7 +113,9 @@ class RefreshTokenGrant:
         self._codec = codec
         self._store = store
 
-    async def respond(self, client: Client, params: Mapping[str, str], caller: Caller) -> Issued:
+    async def respond(
+        self, client: Client, params: Mapping[str, str], admission: Admission
+    ) -> Issued:
         try:
             claims = self._codec.read_refresh(required(params, "refresh_token"))
         except InvalidToken:
@@ -126,7 +138,7 @@ class RefreshTokenGrant:
         if outcome is Rotation.REUSED:
             audit(
                 "token.reuse_detected",
-                caller,
+                admission.caller,
                 client_id=client.client_id,
                 subject=claims.subject,
                 family=claims.family,
@@ -146,7 +158,9 @@ class ClientCredentialsGrant:
         self._codec = codec
         self._store = store
 
-    async def respond(self, client: Client, params: Mapping[str, str], caller: Caller) -> Issued:
+    async def respond(
+        self, client: Client, params: Mapping[str, str], admission: Admission
+    ) -> Issued:
         subject = await self._owners.of_client(client)
         issued = self._codec.mint(client.client_id, subject, client.audience, with_refresh=False)
         await self._store.record(owner_of(client, subject), issued.access, None)
@@ -162,18 +176,9 @@ class TokenEndpoint:
     async def token(
         self, params: Mapping[str, str], basic: tuple[str, str] | None, caller: Caller
     ) -> Issued:
-        await self._guard.admit(caller)
         grant_type = params.get("grant_type")
         try:
-            if not grant_type:
-                raise InvalidRequest.parameter("grant_type")
-            grant = self._grants.get(grant_type)
-            if grant is None:
-                raise UnsupportedGrantType(
-                    hint="Check that all required parameters have been provided"
-                )
-            client = await self._clients.authenticate(credentials(params, basic), grant_type)
-            issued = await grant.respond(client, params, caller)
+            client, issued = await self._respond(grant_type, params, basic, Admission(caller))
         except OAuthError as exc:
             audit(
                 "token.refused",
@@ -193,3 +198,28 @@ class TokenEndpoint:
             subject=issued.subject,
         )
         return issued
+
+    async def _respond(
+        self,
+        grant_type: str | None,
+        params: Mapping[str, str],
+        basic: tuple[str, str] | None,
+        admission: Admission,
+    ) -> tuple[Client, Issued]:
+        grant = self._grants.get(grant_type or "")
+        # A password login counts the request in its first brute-force call instead.
+        if not isinstance(grant, PasswordGrant):
+            await self._guard.admit(admission)
+        try:
+            if not grant_type:
+                raise InvalidRequest.parameter("grant_type")
+            if grant is None:
+                raise UnsupportedGrantType(
+                    hint="Check that all required parameters have been provided"
+                )
+            client = await self._clients.authenticate(credentials(params, basic), grant_type)
+            return client, await grant.respond(client, params, admission)
+        except (OAuthError, StoreError):
+            # Refused before it was counted: count it now (past the rate, the answer is 429).
+            await self._guard.admit(admission)
+            raise

@@ -51,6 +51,30 @@ def _of_customer(customer: CustomerUser | None) -> _Account | None:
     return _Account(customer.id, customer.email, customer.password_hash, customer.enabled)
 
 
+@dataclass(frozen=True)
+class Login:
+    """A login name looked up: the account it names, if any, and the name folded as the
+    lookup compared it (what its failures count under when it names no one)."""
+
+    audience: str
+    account: _Account | None
+    folded: str
+
+    @property
+    def account_id(self) -> int | None:
+        return None if self.account is None else self.account.id
+
+
+async def find_login(
+    users: UserRepository, customers: CustomerUserRepository, audience: str, login: str
+) -> Login:
+    if audience == "backoffice":
+        user, folded = await users.find_login(login)
+        return Login(audience, _of_user(user), folded)
+    customer, folded = await customers.find_login(login)
+    return Login(audience, _of_customer(customer), folded)
+
+
 class Owners:
     def __init__(
         self,
@@ -74,14 +98,12 @@ class Owners:
         visitor = await self._visitors.create(secrets.token_hex(10), self._visitor_lifetime)
         return VISITOR + visitor.session_id
 
-    async def _find(self, audience: str, login: str) -> _Account | None:
-        if audience == "backoffice":
-            return _of_user(await self._users.find_for_login(login))
-        return _of_customer(await self._customers.find_by_email(login))
+    async def find(self, audience: str, login: str) -> Login:
+        return await find_login(self._users, self._customers, audience, login)
 
-    async def authenticate(self, audience: str, username: str, password: str) -> str:
+    async def authenticate(self, login: Login, password: str) -> str:
         """The token subject for these credentials; one failure answer for every miss."""
-        account = await self._find(audience, username)
+        account = login.account
         # Unknown owners verify a dummy hash, so timing does not tell who exists.
         if not await self._passwords.verify(account.password_hash if account else None, password):
             raise InvalidCredentials()
@@ -90,7 +112,7 @@ class Owners:
             raise InvalidCredentials(hint=DISABLED)
         if self._passwords.needs_rehash(account.password_hash):
             new_hash = await self._passwords.hash(password)
-            repo = self._users if audience == "backoffice" else self._customers
+            repo = self._users if login.audience == "backoffice" else self._customers
             await repo.set_password_hash(account.id, new_hash)
         return account.subject
 
@@ -121,7 +143,7 @@ class Owners:
             ):
                 raise InvalidGrant(hint="The visitor no longer exists.")
             return
-        account = await self._find(audience, subject)
+        account = (await self.find(audience, subject)).account
         # A back-office login also matches emails: the account must be the token's own.
         if account is None or (audience == "backoffice" and account.subject != subject):
             raise InvalidGrant(hint="The token owner no longer exists.")

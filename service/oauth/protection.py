@@ -1,51 +1,130 @@
-"""Brute-force protection (RFC 6749 §4.3.2): a per-address request rate, failed logins
-counted per account and per address, and account lockout."""
+"""Brute-force protection (RFC 6749 §4.3.2): a per-address request rate, a per-address rate
+of guest logins, wrong passwords counted per account and per address, and account lockout.
+
+A password is verified only after an attempt has been reserved in Redis (one script that
+also counts the request rate): whatever the concurrency, across all workers and instances,
+at most `max_account_failures` wrong passwords per account and `max_address_failures` per
+address are verified in a window."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import random
+import secrets
+import time
+
 from service.config import ProtectionSettings
 from service.oauth.audit import Caller, audit
-from service.oauth.errors import InvalidCredentials, TooManyRequests
-from service.store.limits import LimitStore
+from service.oauth.errors import InvalidGrant, TooManyRequests
+from service.oauth.owners import Login
+from service.store.limits import Attempt, Limits, LimitStore, Verdict
 
 LOCKED = "Account is locked."
+# How long an attempt waits for others on the same account or address to be verified
+# (each takes milliseconds) before it is answered 429.
+BUSY_WAIT = 2.0
 
 
-def account(audience: str, username: str) -> str:
-    """One counter per login name, known or not: a lockout says nothing about existence."""
-    return f"{audience}:{username.strip().lower()}"
+def account(login: Login) -> str:
+    """One counter per account, whatever spelling named it; a name that matches no one
+    counts under the name as the lookup folded it, so such names lock alike and a lockout
+    says nothing about who exists."""
+    if login.account_id is not None:
+        return f"{login.audience}:id:{login.account_id}"
+    return f"{login.audience}:name:{login.folded}"
+
+
+def address_bucket(address: str, ipv6_prefix: int) -> str:
+    """What per-address limits count a client under: its IPv4 address (also when written as
+    IPv4-mapped IPv6), or its IPv6 network of `ipv6_prefix` bits: a subscriber is handed a
+    whole /64 or more, so single IPv6 addresses would cost an attacker nothing."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    host_bits = 128 - ipv6_prefix
+    return str(ipaddress.IPv6Network((int(ip) >> host_bits << host_bits, ipv6_prefix)))
+
+
+class Admission:
+    """One token request's count in its address's request rate, made once: on its own, or
+    within the first Redis call of a password login (a round trip fewer)."""
+
+    def __init__(self, caller: Caller) -> None:
+        self.caller = caller
+        self.counted = False
 
 
 class Guard:
     def __init__(self, limits: LimitStore, settings: ProtectionSettings) -> None:
         self._limits = limits
         self._settings = settings
+        s = settings
+        self._failure_limits = Limits(
+            s.failure_window, s.max_address_failures, s.max_account_failures
+        )
 
-    async def admit(self, caller: Caller) -> None:
+    def _bucket(self, admission: Admission) -> str:
+        return address_bucket(admission.caller.address, self._settings.ipv6_prefix)
+
+    def _rates(self, admission: Admission, guest: bool = False) -> list[tuple[str, int]]:
+        """The rates this request is still to be counted in, as (name, per-minute limit)."""
         s = self._settings
-        if s.requests_per_minute:
-            wait = await self._limits.hit(caller.address, s.requests_per_minute, 60)
+        rates = []
+        if not admission.counted and s.requests_per_minute:
+            rates.append(("rate", s.requests_per_minute))
+        if guest and s.guest_logins_per_minute:
+            rates.append(("guest", s.guest_logins_per_minute))
+        admission.counted = True
+        return rates
+
+    async def admit(self, admission: Admission, guest: bool = False) -> None:
+        """Count the request (unless counted already) and, for a guest login, the guest
+        login; 429 past either limit. Before a guest's visitor row is created."""
+        rates = self._rates(admission, guest)
+        if rates:
+            wait = await self._limits.hit(self._bucket(admission), rates)
             if wait:
                 raise TooManyRequests(wait)
 
-    async def admit_login(self, caller: Caller, name: str) -> None:
-        s = self._settings
-        if s.max_address_failures:
-            failures = await self._limits.address_failures(caller.address, s.failure_window)
-            if failures >= s.max_address_failures:
-                raise TooManyRequests(s.failure_window)
-        if s.max_account_failures and await self._limits.locked(name):
-            raise InvalidCredentials(hint=LOCKED)
+    async def reserve(self, admission: Admission, login: Login) -> Attempt | None:
+        """Reserve a password check for this account and address, counting the request too;
+        429 if the address is at its limit, "Account is locked." if the account is. None if
+        failures are not counted at all."""
+        limits = self._failure_limits
+        if not (limits.max_account_failures or limits.max_address_failures):
+            await self.admit(admission)
+            return None
+        attempt = Attempt(self._bucket(admission), account(login), secrets.token_hex(8))
+        deadline, delay = time.monotonic() + BUSY_WAIT, 0.01
+        while True:
+            verdict, wait = await self._limits.reserve(attempt, limits, self._rates(admission))
+            if verdict is Verdict.RESERVED:
+                return attempt
+            if verdict is Verdict.LOCKED:
+                raise InvalidGrant(hint=LOCKED)
+            if verdict is not Verdict.BUSY:
+                raise TooManyRequests(wait)
+            # Other checks of this account or address may still turn out right: wait for them.
+            if time.monotonic() >= deadline:
+                raise TooManyRequests(1)
+            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter only
+            delay = min(2 * delay, 0.1)
 
-    async def failed(self, caller: Caller, name: str) -> None:
-        s = self._settings
-        if s.max_address_failures:
-            await self._limits.address_failed(caller.address, s.failure_window)
-        if s.max_account_failures and await self._limits.account_failed(
-            name, s.failure_window, s.max_account_failures, s.lockout_time
+    async def failed(self, admission: Admission, attempt: Attempt | None) -> None:
+        """The password was wrong: the attempt stays counted, and may lock the account."""
+        if attempt is not None and await self._limits.failed(
+            attempt, self._failure_limits, self._settings.lockout_time
         ):
-            audit("account.locked", caller, account=name)
+            audit("account.locked", admission.caller, account=attempt.account)
 
-    async def succeeded(self, name: str) -> None:
-        if self._settings.max_account_failures:
-            await self._limits.account_succeeded(name)
+    async def release(self, attempt: Attempt | None, succeeded: bool = False) -> None:
+        """The password was right (or never judged): the attempt no longer counts, and a
+        successful login forgets the account's failures."""
+        if attempt is not None:
+            await self._limits.release(attempt, forget_failures=succeeded)

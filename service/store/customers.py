@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from service.store.errors import translated
+from service.store.pg import find_login
 
 _COLUMNS = "id, email, first_name, last_name, password_hash, enabled, created_at"
 
@@ -36,12 +37,20 @@ class CustomerUserRepository:
         self._pool = pool
 
     async def find_by_email(self, email: str) -> CustomerUser | None:
-        """Emails match case-insensitively, as the unique index on lower(email) folds them."""
-        with translated("customer_users"):
-            row = await self._pool.fetchrow(
-                f"SELECT {_COLUMNS} FROM customer_users WHERE lower(email) = lower($1)", email
-            )
-        return None if row is None else CustomerUser(**dict(row))
+        return (await self.find_login(email))[0]
+
+    async def find_login(self, email: str) -> tuple[CustomerUser | None, str]:
+        """The customer user of this email in any case, as the unique index on lower(email)
+        folds them; and the email as lower() folds it (Python's str.lower() differs, e.g. on
+        "İ")."""
+        found, folded = await find_login(
+            self._pool,
+            "customer_users",
+            "lower($1)",
+            f"SELECT {_COLUMNS} FROM customer_users WHERE lower(email) = lower($1)",
+            email,
+        )
+        return (None if found is None else CustomerUser(**found)), folded
 
     async def get(self, customer_id: int) -> CustomerUser | None:
         with translated("customer_users"):

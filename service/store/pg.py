@@ -25,6 +25,23 @@ def hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+async def find_login(
+    pool: asyncpg.Pool, table: str, fold: str, match: str, login: str
+) -> tuple[dict[str, Any] | None, str]:
+    """The row `match` finds for the login ($1), if any, and the login as the SQL expression
+    `fold` folds it: both from Postgres, so whoever keys on the folded login keys on the very
+    spelling the lookup compared."""
+    with translated(table):
+        row = await pool.fetchrow(
+            f"SELECT {fold} AS folded, m.* FROM ({match}) m RIGHT JOIN (SELECT) one ON true",
+            login,
+        )
+    assert row is not None  # the join answers one row, found or not
+    found = dict(row)
+    folded = found.pop("folded")
+    return (None if found["id"] is None else found), folded
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Replaces asyncpg's reset on release (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL:
     a round trip per query). The service sets no session state, takes no session locks and

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from service.store.errors import translated
+from service.store.pg import find_login
 
 _COLUMNS = "id, username, email, first_name, last_name, password_hash, enabled, created_at"
 
@@ -33,15 +34,20 @@ class UserRepository:
         self._pool = pool
 
     async def find_for_login(self, login: str) -> User | None:
-        """The user whose username is `login`, or whose email is `login` in any case."""
-        with translated("users"):
-            row = await self._pool.fetchrow(
-                f"SELECT {_COLUMNS} FROM users WHERE username = $1 "
-                f"UNION ALL SELECT {_COLUMNS} FROM users WHERE lower(email) = lower($1) "
-                "LIMIT 1",
-                login,
-            )
-        return _user(row)
+        return (await self.find_login(login))[0]
+
+    async def find_login(self, login: str) -> tuple[User | None, str]:
+        """The user whose username is `login`, or whose email is `login` in any case; and
+        `login` folded as the lookup matches it (an email by lower(), a username as it is)."""
+        found, folded = await find_login(
+            self._pool,
+            "users",
+            "CASE WHEN strpos($1, '@') > 0 THEN lower($1) ELSE $1 END",
+            f"SELECT {_COLUMNS} FROM users WHERE username = $1 "
+            f"UNION ALL SELECT {_COLUMNS} FROM users WHERE lower(email) = lower($1) LIMIT 1",
+            login,
+        )
+        return (None if found is None else User(**found)), folded
 
     async def get(self, user_id: int) -> User | None:
         with translated("users"):
