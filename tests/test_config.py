@@ -48,6 +48,9 @@ def test_environment_overrides_urls() -> None:
         ({"password_hashing": {"memory_cost": 4}}, "password_hashing.memory_cost"),
         ({"nonsense": {}}, "nonsense"),
         ({"redis": "redis://x"}, "redis"),
+        ({"protection": {"ipv6_prefix": 0}}, "protection.ipv6_prefix"),
+        ({"protection": {"ipv6_prefix": 129}}, "protection.ipv6_prefix"),
+        ({"protection": {"guest_logins_per_minute": -1}}, "protection.guest_logins_per_minute"),
     ],
 )
 def test_bad_config_names_the_key(raw: dict[str, object], named: str) -> None:

@@ -213,3 +213,24 @@ async def test_not_ready_when_a_primary_is_down(tmp_path: Path) -> None:
                 await ping_redis(client)
         finally:
             await close(client)
+
+
+async def test_lockout_on_the_cluster(
+    cluster_client: TestClient[Any, Any], seeded: Seeded, backend: RedisCluster, settings: Settings
+) -> None:
+    """The reservation script touches the rate, address and account keys at once: they share
+    one slot, so it runs on a Cluster as on one Redis."""
+    for _ in range(5):
+        wrong = await token_request(
+            cluster_client, seeded, "password", username="admin", password="wrong-pass"
+        )
+        assert (await wrong.json()).get("hint") is None
+    locked = await token_request(
+        cluster_client, seeded, "password", username="admin", password="s3cret-pass"
+    )
+    assert (await locked.json())["hint"] == "Account is locked."
+
+    prefix = settings.redis.key_prefix
+    keys = [key async for key in backend.scan_iter(f"{prefix}limits*")]
+    assert len(keys) >= 3  # the rate, the address's failures, the lock
+    assert len({backend.keyslot(key) for key in keys}) == 1

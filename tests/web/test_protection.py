@@ -183,3 +183,166 @@ async def test_audit_trail_has_the_events_and_no_secret(
     ):
         assert secret not in everything
     assert tokens["access_token"].split(".")[2] not in everything
+
+
+async def test_concurrent_right_passwords_all_succeed(
+    client: TestClient[Any, Any], seeded: Seeded
+) -> None:
+    """Each success releases its reservation: more right passwords at once than the account
+    allows failures wait for a slot and get in, and do not lock anyone out."""
+    for _ in range(4):
+        await attempt(client, seeded, password="wrong-pass")
+    answers = await asyncio.gather(*(attempt(client, seeded) for _ in range(20)))
+    assert [a.status for a in answers] == [200] * 20
+    for _ in range(4):
+        assert "hint" not in await (await attempt(client, seeded, password="wrong-pass")).json()
+    assert (await attempt(client, seeded)).status == 200
+
+
+async def test_the_lock_answers_with_the_generic_grant_text(
+    client: TestClient[Any, Any], seeded: Seeded
+) -> None:
+    for _ in range(5):
+        await attempt(client, seeded, password="wrong-pass")
+    body = await (await attempt(client, seeded)).json()
+    assert body["error"] == "invalid_grant"
+    assert body["message"] == body["error_description"]
+    assert body["message"].startswith("The provided authorization grant")
+    assert body["hint"] == "Account is locked."
+
+
+async def test_every_spelling_of_a_back_office_login_counts_against_one_account(
+    client: TestClient[Any, Any], factory: Factory, settings: Settings
+) -> None:
+    await factory.user("admin", email="Admin@Example.com")
+    seeded = await factory.client()
+    # Username, email, email in other case; Postgres folds "İ" to "i", Python to "i̇".
+    spellings = ["admin", "admin@example.com", "ADMIN@EXAMPLE.COM", "admİn@example.com"]
+    for username in [*spellings, "ADMİN@EXAMPLE.COM"]:
+        wrong = await attempt(client, seeded, username=username, password="wrong-pass")
+        assert "hint" not in await wrong.json()
+
+    for username in spellings:
+        body = await (await attempt(client, seeded, username=username)).json()
+        assert body["hint"] == "Account is locked."
+
+    # Unlocked by any spelling of it, too.
+    assert (await admin.unlock(settings, "backoffice", "ADMİN@example.COM"))["unlocked"]
+    assert (await attempt(client, seeded, username="admin@example.com")).status == 200
+
+
+async def test_every_spelling_of_a_customer_email_counts_against_one_account(
+    client: TestClient[Any, Any], factory: Factory, settings: Settings
+) -> None:
+    await factory.customer("iris@shop.example", password="iris-pass")
+    shop = await factory.client("storefront")
+    for email in [
+        "iris@shop.example",
+        "IRIS@shop.example",
+        "İris@shop.example",
+        "irİs@SHOP.example",
+        "İRİS@shop.example",
+    ]:
+        wrong = await attempt(client, shop, username=email, password="wrong-pass")
+        assert "hint" not in await wrong.json()
+    right = await attempt(client, shop, username="iris@shop.example", password="iris-pass")
+    assert (await right.json())["hint"] == "Account is locked."
+
+    assert (await admin.unlock(settings, "storefront", "İRİS@SHOP.EXAMPLE"))["unlocked"]
+    right = await attempt(client, shop, username="Iris@shop.example", password="iris-pass")
+    assert right.status == 200
+
+
+async def test_names_that_match_no_one_lock_alike_in_every_spelling_postgres_folds(
+    client: TestClient[Any, Any], factory: Factory
+) -> None:
+    shop = await factory.client("storefront")
+    for email in [
+        "nick@x.example",
+        "NICK@x.example",
+        "nİck@x.example",
+        "NİCK@X.EXAMPLE",
+        "nick@X.example",
+    ]:
+        await attempt(client, shop, username=email, password="wrong-pass")
+    body = await (await attempt(client, shop, username="Nİck@x.example")).json()
+    assert body["hint"] == "Account is locked."
+
+
+def forwarded(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}
+
+
+async def test_ipv6_clients_are_limited_by_their_64(
+    aiohttp_client: Any, settings: Settings, seeded: Seeded
+) -> None:
+    client = await limited(
+        aiohttp_client, settings, requests_per_minute=2, trusted_proxies=("127.0.0.0/8",)
+    )
+    same_64 = ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::3"]
+    statuses = [(await attempt(client, seeded, headers=forwarded(a))).status for a in same_64]
+    assert statuses == [200, 200, 429]
+
+    other_64 = await attempt(client, seeded, headers=forwarded("2001:db8:1:3::1"))
+    assert other_64.status == 200
+
+
+async def test_ipv6_prefix_is_configurable_and_ipv4_mapped_counts_as_ipv4(
+    aiohttp_client: Any, settings: Settings, seeded: Seeded
+) -> None:
+    client = await limited(
+        aiohttp_client,
+        settings,
+        requests_per_minute=1,
+        ipv6_prefix=48,
+        trusted_proxies=("127.0.0.0/8",),
+    )
+    for first, second in [
+        ("2001:db8:1:2::1", "2001:db8:1:3::1"),  # one /48
+        ("203.0.113.9", "::ffff:203.0.113.9"),  # one IPv4 address, however written
+    ]:
+        assert (await attempt(client, seeded, headers=forwarded(first))).status == 200
+        assert (await attempt(client, seeded, headers=forwarded(second))).status == 429
+    # IPv4 stays per address.
+    assert (await attempt(client, seeded, headers=forwarded("203.0.113.10"))).status == 200
+
+
+async def test_failed_logins_from_one_ipv6_64_share_the_address_limit(
+    aiohttp_client: Any, settings: Settings, seeded: Seeded
+) -> None:
+    client = await limited(
+        aiohttp_client, settings, max_address_failures=2, trusted_proxies=("127.0.0.0/8",)
+    )
+    for n, name in enumerate(("a", "b")):
+        headers = forwarded(f"2001:db8:7:7::{n + 1}")
+        wrong = await attempt(client, seeded, username=name, password="nope", headers=headers)
+        assert wrong.status == 400
+    assert (await attempt(client, seeded, headers=forwarded("2001:db8:7:7::99"))).status == 429
+    assert (await attempt(client, seeded, headers=forwarded("2001:db8:7:8::1"))).status == 200
+
+
+async def test_guest_logins_have_their_own_per_address_limit(
+    aiohttp_client: Any, settings: Settings, factory: Factory, pool: Any
+) -> None:
+    client = await limited(
+        aiohttp_client, settings, guest_logins_per_minute=3, trusted_proxies=("127.0.0.0/8",)
+    )
+    shop = await factory.client("storefront")
+    await factory.customer()
+    here, elsewhere = forwarded("203.0.113.1"), forwarded("203.0.113.2")
+    for _ in range(3):
+        assert (await attempt(client, shop, username="guest", password="guest", headers=here)).ok
+
+    refused = await attempt(client, shop, username="guest", password="guest", headers=here)
+    assert refused.status == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert (await refused.json())["error"] == "too_many_requests"
+    # No visitor row for the refused one.
+    assert await pool.fetchval("SELECT count(*) FROM customer_visitors") == 3
+
+    # Other logins from the address, and guests from elsewhere, go on.
+    customer = await attempt(
+        client, shop, username="buyer@shop.example", password="buyer-pass", headers=here
+    )
+    assert customer.status == 200
+    assert (await attempt(client, shop, username="guest", password="guest", headers=elsewhere)).ok
