@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from service.config import Settings
-from service.oauth import keys
 from service.oauth.bearer import BearerVerifier
 from service.oauth.clients import ClientAuthenticator
 from service.oauth.grants import (
@@ -25,6 +24,7 @@ from service.oauth.keys import KeyFileError, KeyRing
 from service.oauth.owners import Owners
 from service.oauth.passwords import Passwords
 from service.oauth.protection import Guard
+from service.oauth.reload import KeyReloader
 from service.oauth.tokens import TokenCodec
 from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository, VisitorRepository
@@ -40,6 +40,7 @@ from service.web.appkeys import (
     CLIENTS,
     CODEC,
     CUSTOMERS,
+    KEY_RELOADER,
     PASSWORDS,
     POOL,
     REDIS,
@@ -81,6 +82,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     tokens = settings.tokens
     codec = TokenCodec(KeyRing.load(tokens.keys_dir, tokens.key_activation_delay), tokens)
     app[CODEC] = codec
+    app[KEY_RELOADER] = KeyReloader(codec, tokens.keys_dir, tokens.key_activation_delay)
     store = TokenStore(app[REDIS], settings.redis.key_prefix, longest_lifetime(settings))
     workers = settings.server.workers or os.cpu_count() or 1
     app[PASSWORDS] = passwords = Passwords(settings.password_hashing, workers)
@@ -114,6 +116,10 @@ async def _every(interval: int, job: Callable[[], Awaitable[None]], name: str) -
             await job()
         except (StoreError, KeyFileError) as exc:
             log.warning("%s skipped: %s", name, exc)
+        except Exception:
+            # Whatever it was, the loop goes on: a job that stopped for good (a key reload:
+            # a retired key would keep signing) is worse than one that failed once.
+            log.exception("%s failed; next try in %d s", name, interval)
 
 
 async def periodic_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -124,24 +130,9 @@ async def periodic_ctx(app: web.Application) -> AsyncIterator[None]:
         deleted = await app[VISITORS].delete_expired()
         log.info("visitor cleanup removed %d rows", deleted)
 
-    tokens = settings.tokens
-    seen = [keys.fingerprint(tokens.keys_dir)]
-
-    async def reload_keys() -> None:
-        # Parsing an RSA key takes tens of milliseconds: only when the folder changed, and
-        # off the event loop.
-        current = await asyncio.to_thread(keys.fingerprint, tokens.keys_dir)
-        if current == seen[0]:
-            return
-        ring = await asyncio.to_thread(KeyRing.load, tokens.keys_dir, tokens.key_activation_delay)
-        seen[0] = current
-        if ring.kids != app[CODEC].keys.kids:
-            app[CODEC].use(ring)
-            log.info("signing keys reloaded: %d keys", len(ring.keys))
-
     jobs = [
         (settings.maintenance.cleanup_interval, cleanup, "visitor cleanup"),
-        (settings.tokens.keys_reload_interval, reload_keys, "key reload"),
+        (settings.tokens.keys_reload_interval, app[KEY_RELOADER].reload, "key reload"),
     ]
     tasks = [asyncio.create_task(_every(i, job, name)) for i, job, name in jobs if i]
     try:

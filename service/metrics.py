@@ -19,6 +19,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -62,6 +63,18 @@ POSTGRES_SECONDS = Histogram(
     ["table", "outcome"],
     buckets=_STORE_BUCKETS,
 )
+
+
+@functools.cache
+def keys_last_reload() -> Gauge:
+    """Made at first use, in the worker: a metric without labels creates its value at once,
+    and one made at import would stay in memory, where multiprocess mode does not look.
+    "min" across workers: the value shows the worker whose reloads stopped longest ago."""
+    return Gauge(
+        "oauth_keys_last_reload_timestamp_seconds",
+        "When the keys folder was last read without an error (UNIX time; the oldest worker's).",
+        multiprocess_mode="min",
+    )
 
 
 def observe_store(what: str, outcome: str, seconds: float) -> None:

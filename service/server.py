@@ -20,6 +20,7 @@ from service import commands, metrics
 from service.app import create_app
 from service.commands import CommandError, run
 from service.config import Settings
+from service.oauth.keys import KeyRing
 
 log = logging.getLogger("service")
 
@@ -58,6 +59,9 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
 def serve(settings: Settings) -> None:
     """One process, or N forked workers each listening with SO_REUSEPORT (the kernel spreads
     connections). If a worker dies the others are stopped too, so a supervisor sees it."""
+    # Before any worker starts: a bad keys folder is one `error:` line (KeyFileError), not
+    # a traceback from each worker.
+    KeyRing.load(settings.tokens.keys_dir, settings.tokens.key_activation_delay)
     workers = settings.server.workers or os.cpu_count() or 1
     given = os.environ.get(metrics.MULTIPROC_ENV)
     if workers == 1 and not given:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import errno
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ Key = RSAKey | ECKey | OKPKey
 
 
 class KeyFileError(Exception):
-    """The keys folder is missing, empty or holds an unreadable key."""
+    """The keys folder is missing, empty, open to others, or holds an unusable key."""
 
 
 def algorithm(key: Key) -> str:
@@ -90,41 +92,92 @@ class KeyRing:
         return {"keys": keys}
 
     @classmethod
-    def load(cls, folder: str | Path, activation_delay: int = 0) -> KeyRing:
+    def load(
+        cls,
+        folder: str | Path,
+        activation_delay: int = 0,
+        skip: Callable[[KeyFileError], None] | None = None,
+    ) -> KeyRing:
+        """Every key in `folder`. An entry that cannot be used stops the load, unless `skip`
+        is given: then it gets the entry's error and the load goes on without it (a reload
+        must get past a dangling link that a secret volume leaves during an update)."""
         folder = Path(folder)
-        files = sorted(folder.glob("*.pem"), key=lambda p: (_created(p), p.name))
-        if not files:
-            raise KeyFileError(
-                f"tokens.keys_dir: no *.pem key in {folder}; run `python -m service keys generate`"
-            )
-        keys = []
-        for path in files:
-            mode = path.stat().st_mode & 0o777
-            if mode & 0o007:
-                raise KeyFileError(
-                    f"tokens.keys_dir: {path} is readable by every user (mode {mode:o}): "
-                    f"a private key must not be; run `chmod 600 {path}`"
-                )
+        _check_folder(folder)
+        found: list[tuple[float, str, Key]] = []
+        for path in sorted(folder.glob("*.pem")):
             try:
-                keys.append(_import(path.read_bytes()))
-            except (OSError, KeyFileError) as exc:
-                raise KeyFileError(f"tokens.keys_dir: {path}: {exc}") from None
-        return cls(tuple(keys), tuple(_created(p) for p in files), activation_delay)
+                key, created = _read(path)
+            except KeyFileError as exc:
+                if skip is None:
+                    raise
+                skip(exc)
+                continue
+            found.append((created, path.name, key))
+        if not found:
+            raise KeyFileError(
+                f"tokens.keys_dir: no usable *.pem key in {folder}; "
+                "run `python -m service keys generate`"
+            )
+        found.sort(key=lambda entry: entry[:2])
+        return cls(tuple(k for _, _, k in found), tuple(c for c, _, _ in found), activation_delay)
 
 
-def fingerprint(folder: str | Path) -> tuple[tuple[str, int, int], ...]:
-    """What the keys folder holds, cheaply: reload only when this changes."""
+def _check_folder(folder: Path) -> None:
+    """Whoever can write the folder can add a key that signs: nobody but its owner may."""
+    try:
+        mode = folder.stat().st_mode
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError as exc:
+        hint = "; run `python -m service keys generate`" if exc.errno == errno.ENOENT else ""
+        raise KeyFileError(f"tokens.keys_dir: {folder}: {exc.strerror or exc}{hint}") from None
+    # A read-only mount (a Kubernetes secret volume shows mode 1777) cannot be written.
+    if mode & 0o002 and not read_only:
+        raise KeyFileError(
+            f"tokens.keys_dir: {folder} is writable by every user (mode {mode & 0o7777:o}): "
+            f"anyone could add a signing key; run `chmod o-w {folder}`"
+        )
+
+
+def _read(path: Path) -> tuple[Key, float]:
+    """One key file and when it was made, or a KeyFileError that names the file."""
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise KeyFileError(
+                f"open to other users than its owner (mode {mode:o}): "
+                f"a private key must not be; run `chmod 600 {path}`"
+            )
+        return _import(path.read_bytes()), _created(path)
+    except OSError as exc:  # a dangling link, a file deleted meanwhile, no permission
+        raise KeyFileError(f"tokens.keys_dir: {path}: {exc.strerror or exc}") from None
+    except KeyFileError as exc:
+        raise KeyFileError(f"tokens.keys_dir: {path}: {exc}") from None
+
+
+def fingerprint(folder: str | Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What the keys folder holds, cheaply: reload only when this changes. The modes catch a
+    chmod (of a key, or of the folder: "." is the folder itself); an entry that
+    cannot be read is in it too, so that it is reported once, and read again once it can."""
     found = []
-    for path in sorted(Path(folder).glob("*.pem")):
-        stat = path.stat()
-        found.append((path.name, stat.st_mtime_ns, stat.st_size))
+    folder = Path(folder)
+    for name, path in [(".", folder), *((p.name, p) for p in sorted(folder.glob("*.pem")))]:
+        try:
+            stat = path.stat()
+        except OSError:
+            found.append((name, -1, -1, -1))
+            continue
+        found.append((name, stat.st_mtime_ns, stat.st_mode, stat.st_size))
     return tuple(found)
 
 
 def retire(folder: str | Path, kid: str) -> Path:
     """Delete the key file whose key has this kid; its tokens stop verifying on reload."""
-    for path in Path(folder).glob("*.pem"):
-        if _import(path.read_bytes()).kid == kid:
+    for path in sorted(Path(folder).glob("*.pem")):
+        try:
+            found = _import(path.read_bytes()).kid
+        except (OSError, KeyFileError):
+            continue  # not the key asked for, whatever it is
+        if found == kid:
             path.unlink()
             return path
     raise KeyFileError(f"no key with kid {kid!r} in {folder}")

@@ -11,6 +11,7 @@ from service.oauth.clients import ClientAuthenticator
 from service.oauth.grants import TokenEndpoint
 from service.oauth.introspection import TokenAdmin
 from service.oauth.passwords import Passwords
+from service.oauth.reload import KeyReloader
 from service.oauth.tokens import TokenCodec
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.topology import RedisClient
@@ -26,5 +27,6 @@ USERS = web.AppKey("users", UserRepository)
 CUSTOMERS = web.AppKey("customers", CustomerUserRepository)
 VISITORS = web.AppKey("visitors", VisitorRepository)
 CODEC = web.AppKey("codec", TokenCodec)
+KEY_RELOADER = web.AppKey("key_reloader", KeyReloader)
 CLIENTS = web.AppKey("clients", ClientAuthenticator)
 TOKEN_ADMIN = web.AppKey("token_admin", TokenAdmin)

@@ -1,17 +1,19 @@
 """Health for load balancers and orchestrators.
 
 /health/live: the process answers (no I/O): restart it if this fails.
-/health/ready: Postgres and Redis answer within READY_TIMEOUT: send it traffic only then."""
+/health/ready: Postgres and Redis answer within READY_TIMEOUT: send it traffic only then. Its
+body also tells when this worker last read its keys folder without an error."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 
 from aiohttp import web
 
 from service.store.health import ping_postgres, ping_redis
-from service.web.appkeys import POOL, REDIS
+from service.web.appkeys import KEY_RELOADER, POOL, REDIS
 
 # Below the balancer's check timeout (deploy/haproxy.cfg: 2 s), so a slow store reads as
 # "down" here rather than as a check that never answered.
@@ -39,10 +41,20 @@ async def ready(request: web.Request) -> web.Response:
     checks = {"postgres": postgres, "redis": redis}
     ok = all(state == "ok" for state in checks.values())
     return web.json_response(
-        {"status": "ok" if ok else "unavailable", "checks": checks},
+        {"status": "ok" if ok else "unavailable", "checks": checks, "keys": _keys(request)},
         status=200 if ok else 503,
         headers=NO_STORE,
     )
+
+
+def _keys(request: web.Request) -> dict[str, str | int]:
+    # Not a check: an instance whose reloads fail still signs and verifies with the keys it
+    # has. The age is for a person or an alert; the metric says the same to Prometheus.
+    last = request.app[KEY_RELOADER].last_success
+    return {
+        "last_reload": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last)),
+        "age_seconds": max(0, int(time.time() - last)),
+    }
 
 
 def routes() -> list[web.AbstractRouteDef]:

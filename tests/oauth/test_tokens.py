@@ -166,6 +166,38 @@ def test_a_world_readable_private_key_stops_the_start(tmp_path: Path) -> None:
         KeyRing.load(tmp_path)
 
 
+def test_a_group_readable_private_key_stops_the_start(tmp_path: Path) -> None:
+    keys.generate(tmp_path, "RS256")
+    [pem] = tmp_path.glob("*.pem")
+    pem.chmod(0o640)
+    with pytest.raises(keys.KeyFileError, match=rf"{pem}: .*mode 640.*chmod 600 {pem}"):
+        KeyRing.load(tmp_path)
+
+
+def test_a_world_writable_keys_folder_stops_the_start(tmp_path: Path) -> None:
+    folder = tmp_path / "keys"
+    keys.generate(folder, "RS256")
+    folder.chmod(0o777)
+    with pytest.raises(keys.KeyFileError, match=rf"mode 777.*chmod o-w {folder}"):
+        KeyRing.load(folder)
+
+
+def test_a_reload_skips_what_it_cannot_use(tmp_path: Path) -> None:
+    good = keys.generate(tmp_path, "RS256")
+    (tmp_path / "dangling.pem").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "junk.pem").write_bytes(b"not a key")
+    (tmp_path / "junk.pem").chmod(0o600)
+    skipped: list[keys.KeyFileError] = []
+    assert KeyRing.load(tmp_path, skip=skipped.append).kids == (good,)
+    assert [str(e).split(": ")[1] for e in skipped] == [
+        str(tmp_path / "dangling.pem"),
+        str(tmp_path / "junk.pem"),
+    ]
+    with pytest.raises(keys.KeyFileError, match=r"dangling\.pem"):
+        KeyRing.load(tmp_path)
+    keys.fingerprint(tmp_path)  # no error either
+
+
 def test_injected_or_unknown_kid_is_refused(codec: TokenCodec, ring: KeyRing) -> None:
     _, payload, signature = codec.mint("c", "s", "backoffice").access_token.split(".")
     for kid in ("../../../../dev/null", "' OR 1=1 --", "", "x" * 5000):
