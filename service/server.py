@@ -21,6 +21,7 @@ from service.app import create_app
 from service.commands import CommandError, run
 from service.config import Settings
 from service.oauth.keys import KeyRing
+from service.web.protocol import AppRunner
 
 log = logging.getLogger("service")
 
@@ -46,14 +47,30 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
-    web.run_app(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        reuse_port=reuse_port,
-        access_log_class=AccessLogger,
-        print=None,
-    )
+    server = settings.server
+    listeners = [(create_app(settings), server.host, server.port)]
+    # web.run_app, but with the runner of service.web.protocol (malformed requests).
+    asyncio.run(_run(listeners, reuse_port))
+
+
+async def _run(listeners: list[tuple[web.Application, str, int]], reuse_port: bool) -> None:
+    """Serve until SIGTERM or SIGINT, then stop accepting, let the requests in flight finish
+    (runner.cleanup) and close the app's resources."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runners: list[AppRunner] = []
+    try:
+        for app, host, port in listeners:
+            runner = AppRunner(app, access_log_class=AccessLogger)
+            runners.append(runner)
+            await runner.setup()
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+        await stop.wait()
+    finally:
+        for runner in runners:
+            await runner.cleanup()
 
 
 def serve(settings: Settings) -> None:

@@ -1,17 +1,23 @@
 """Real servers on loopback for the topology and scaling tests: free ports, a Redis Cluster,
-Redis Sentinel, and waiting for things to answer."""
+Redis Sentinel, the service itself in a process of its own, and waiting for things to answer."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+
+ROOT = Path(__file__).parent.parent
 
 
 def free_ports(count: int) -> list[int]:
@@ -131,3 +137,36 @@ def redis_sentinel(folder: Path, master_name: str) -> Iterator[tuple[int, int]]:
             "redis sentinel",
         )
         yield master, sentinel
+
+
+@contextlib.contextmanager
+def service_process(
+    config: dict[str, Any], folder: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[int, Path]]:
+    """`python -m service serve` with `config` (server.port filled in) until the block ends;
+    yields its port and the file its output goes to."""
+    port = free_ports(1)[0]
+    config = {**config, "server": {**config.get("server", {}), "port": port}}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
+    log = folder / "server.log"
+    command = [sys.executable, "-m", "service", "--config", str(folder / "config.yml"), "serve"]
+    with processes() as started, log.open("wb") as output:
+        started.append(
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdout=output,
+                stderr=output,
+                env={**os.environ, **(env or {})},
+            )
+        )
+
+        def answers() -> bool:
+            if started[0].poll() is not None:
+                raise AssertionError(f"the service exited: {log.read_text()}")
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+
+        wait_until(answers, "the service")
+        yield port, log

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import email.errors
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -87,7 +86,9 @@ def read_basic(request: web.Request) -> tuple[str, str] | None:
         raise InvalidClient()
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    # ValueError: bad base64 (binascii.Error), decoded bytes that are not UTF-8, and a header
+    # with non-ASCII characters in it (b64decode takes ASCII strings only).
+    except ValueError:
         raise InvalidClient(basic=True) from None
     client_id, sep, secret = decoded.partition(":")
     # RFC 6749 §2.3.1: both parts are form-encoded before base64.
