@@ -218,6 +218,28 @@ async def test_malformed_bodies_are_invalid_request(
     await error_of(response, 400, "invalid_request")
 
 
+@pytest.mark.parametrize("spelled", ['"password"', '"pass\\u0077ord"'])
+async def test_a_json_name_given_twice_is_invalid_request(
+    client: TestClient[Any, Any], seeded: Seeded, spelled: str
+) -> None:
+    """As repeated form fields (RFC 6749 §3.2): not the last one silently winning."""
+    fields = ",".join(f'"{k}":"{v}"' for k, v in form(seeded, password="wrong").items())
+    data = f'{{{fields},{spelled}:"s3cret-pass"}}'.encode()
+    response = await client.post(
+        "/oauth2-token", data=data, headers={"Content-Type": "application/json"}
+    )
+    error = await error_of(response, 400, "invalid_request")
+    assert error["hint"] == "Check the `password` parameter"
+
+
+async def test_colons_in_json_values_are_no_repeated_names(
+    client: TestClient[Any, Any], seeded: Seeded, factory: Factory
+) -> None:
+    await factory.user("colon", password="a:b:c:d:e")
+    body = form(seeded, username="colon", password="a:b:c:d:e")
+    assert (await client.post("/oauth2-token", json=body)).status == 200
+
+
 async def test_oversized_body_is_refused(client: TestClient[Any, Any], seeded: Seeded) -> None:
     response = await client.post("/oauth2-token", json=form(seeded, password="x" * 100_000))
     assert response.status == 413
