@@ -18,6 +18,7 @@ ENV_OVERRIDES = {
     "SERVICE_ISSUER": ("tokens", "issuer"),
     "SERVICE_KEYS_DIR": ("tokens", "keys_dir"),
     "SERVICE_TRUSTED_PROXIES": ("protection", "trusted_proxies"),
+    "SERVICE_METRICS_TOKEN": ("metrics", "token"),
 }
 # Overrides of list-valued keys: comma-separated.
 ENV_LISTS = frozenset({"SERVICE_TRUSTED_PROXIES"})
@@ -100,6 +101,13 @@ class ProtectionSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    host: str = ""  # "" = server.host
+    port: int = 0  # 0 = /metrics on the main listener
+    token: str = field(default="", repr=False)  # a secret: never in a repr or a log
+
+
+@dataclass(frozen=True)
 class MaintenanceSettings:
     cleanup_interval: int = 3600
 
@@ -114,6 +122,7 @@ class Settings:
     cors: CorsSettings = field(default_factory=CorsSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     protection: ProtectionSettings = field(default_factory=ProtectionSettings)
 
 
@@ -213,6 +222,12 @@ def _validate(s: Settings) -> None:
             raise ConfigError(
                 f"protection.trusted_proxies: {proxy!r} is not an address or CIDR"
             ) from None
+    if not 0 <= s.metrics.port < 65536:
+        raise ConfigError(f"metrics.port: expected 0 (main listener) or a port: {s.metrics.port}")
+    if s.metrics.port and s.metrics.port == s.server.port:
+        raise ConfigError("metrics.port: must differ from server.port (0: on the same listener)")
+    if s.metrics.token != s.metrics.token.strip() or any(c < " " for c in s.metrics.token):
+        raise ConfigError("metrics.token: no spaces around it and no control characters")
     if s.server.workers < 0:
         raise ConfigError("server.workers: must be 0 (one per CPU) or positive")
     if s.database.pool_min_size > s.database.pool_max_size:

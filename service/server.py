@@ -21,6 +21,7 @@ from service.app import create_app
 from service.commands import CommandError, run
 from service.config import Settings
 from service.oauth.keys import KeyRing
+from service.web import metrics as metrics_web
 from service.web.protocol import AppRunner
 
 log = logging.getLogger("service")
@@ -49,6 +50,9 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
         pass
     server = settings.server
     listeners = [(create_app(settings), server.host, server.port)]
+    if settings.metrics.port:
+        host = settings.metrics.host or server.host
+        listeners.append((metrics_web.listener_app(settings), host, settings.metrics.port))
     # web.run_app, but with the runner of service.web.protocol (malformed requests).
     asyncio.run(_run(listeners, reuse_port))
 

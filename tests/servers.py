@@ -139,6 +139,20 @@ def redis_sentinel(folder: Path, master_name: str) -> Iterator[tuple[int, int]]:
         yield master, sentinel
 
 
+def service_config(
+    database_url: str, redis_url: str, keys_dir: Path, key_prefix: str, **sections: Any
+) -> dict[str, Any]:
+    """A config.yml for `service_process` on the suite's stores, 2 workers, no cleanup task."""
+    return {
+        "server": {"workers": 2},
+        "database": {"url": database_url},
+        "redis": {"url": redis_url, "key_prefix": key_prefix},
+        "tokens": {"keys_dir": str(keys_dir)},
+        "maintenance": {"cleanup_interval": 0},
+        **sections,
+    }
+
+
 @contextlib.contextmanager
 def service_process(
     config: dict[str, Any], folder: Path, env: dict[str, str] | None = None

@@ -33,6 +33,12 @@ def test_environment_overrides_urls() -> None:
     assert s.redis.url == "redis://cache:6379/0"
 
 
+def test_the_metrics_token_comes_from_the_environment() -> None:
+    s = from_mapping({}, {"SERVICE_METRICS_TOKEN": "scrape-me-0123456789"})
+    assert s.metrics.token == "scrape-me-0123456789"
+    assert "scrape-me" not in repr(s)
+
+
 @pytest.mark.parametrize(
     ("raw", "named"),
     [
@@ -51,6 +57,9 @@ def test_environment_overrides_urls() -> None:
         ({"protection": {"ipv6_prefix": 0}}, "protection.ipv6_prefix"),
         ({"protection": {"ipv6_prefix": 129}}, "protection.ipv6_prefix"),
         ({"protection": {"guest_logins_per_minute": -1}}, "protection.guest_logins_per_minute"),
+        ({"metrics": {"port": 8080}}, "metrics.port"),
+        ({"metrics": {"port": 70000}}, "metrics.port"),
+        ({"metrics": {"token": "two words\n"}}, "metrics.token"),
     ],
 )
 def test_bad_config_names_the_key(raw: dict[str, object], named: str) -> None:

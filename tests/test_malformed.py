@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import service_process
+from tests.servers import service_config, service_process
 
 SECRET = "TOPSECRET-0123456789"
 
@@ -23,13 +23,7 @@ SECRET = "TOPSECRET-0123456789"
 def server(
     tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str, keys_dir: Path
 ) -> Iterator[tuple[int, Path]]:
-    config = {
-        "server": {"workers": 2},
-        "database": {"url": database_url},
-        "redis": {"url": redis_url, "key_prefix": "test:malformed:"},
-        "tokens": {"keys_dir": str(keys_dir)},
-        "maintenance": {"cleanup_interval": 0},
-    }
+    config = service_config(database_url, redis_url, keys_dir, "test:malformed:")
     with service_process(config, tmp_path_factory.mktemp("malformed")) as running:
         yield running
 

@@ -1,10 +1,15 @@
 """GET /metrics (Prometheus text format) and what the web layer counts: every request by route
-and status, every token request by grant type and outcome."""
+and status, every token request by grant type and outcome.
+
+/metrics is on the main listener unless `metrics.port` gives it one of its own, and open
+unless `metrics.token` (SERVICE_METRICS_TOKEN) is set: then a scrape must send it as a
+bearer token."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hmac
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,8 +18,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service import metrics
+from service.config import Settings
 from service.oauth.errors import OAuthError
 from service.store.errors import StoreUnavailable
+from service.web.appkeys import SETTINGS
 
 PATH = "/metrics"
 # Label values come from this set only: a client must not mint new time series.
@@ -83,7 +90,21 @@ def counting_grant(grant_type: str | None) -> Iterator[None]:
         record_grant(grant_type or "", outcome)
 
 
+def _authorized(request: web.Request) -> bool:
+    token = request.app[SETTINGS].metrics.token
+    if not token:
+        return True
+    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given, f"Bearer {token}".encode())
+
+
 async def scrape(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return web.Response(
+            status=401,
+            text="a bearer token is needed (metrics.token)",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
+        )
     body, content_type = metrics.exposition()
     # aiohttp wants the charset apart from the media type.
     media_type, _, params = content_type.partition(";")
@@ -98,6 +119,20 @@ async def scrape(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Count every request (outermost, so it sees the status the error middleware rendered)
-    and serve /metrics."""
+    and serve /metrics, unless it has a listener of its own."""
     app.middlewares.insert(0, metrics_middleware)
+    if not app[SETTINGS].metrics.port:
+        app.router.add_get(PATH, scrape)
+
+
+def listener_app(settings: Settings) -> web.Application:
+    """The app behind `metrics.port`: /metrics only."""
+    app = web.Application()
+    app[SETTINGS] = settings
     app.router.add_get(PATH, scrape)
+    app.on_response_prepare.append(_no_server_header)
+    return app
+
+
+async def _no_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.popall("Server", None)

@@ -1,14 +1,23 @@
 """GET /metrics: requests by route pattern and status, grants by type and outcome, and the
-password-hash, Redis and Postgres latency histograms (read back through the text format)."""
+password-hash, Redis and Postgres latency histograms (read back through the text format);
+a scrape token, and a listener of its own with several workers."""
 
 from __future__ import annotations
 
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.app import create_app
+from service.config import Settings, replace
 from tests.conftest import Seeded, bearer, password_grant
+from tests.servers import free_ports, service_config, service_process, wait_until
 
 
 async def scrape(
@@ -96,3 +105,59 @@ async def test_clients_cannot_mint_label_values(client: TestClient[Any, Any]) ->
     assert 'method="other",route="unmatched",status="404"' in body
     assert "PROPFIND" not in body
     assert "/x/y/z" not in body
+
+
+async def test_a_metrics_token_is_asked_for_when_set(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]], settings: Settings
+) -> None:
+    token = "scrape-token-0123456789"
+    client = await aiohttp_client(create_app(replace(settings, metrics={"token": token})))
+    for sent in (None, "Bearer wrong-token", f"Basic {token}", f"Bearer {token}x"):
+        headers = {"Authorization": sent} if sent else {}
+        refused = await client.get("/metrics", headers=headers)
+        assert refused.status == 401
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+        assert "oauth_" not in await refused.text()
+    allowed = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert allowed.status == 200
+    assert "oauth_http_requests_total" in await allowed.text()
+
+
+def test_metrics_on_a_listener_of_their_own_sum_every_worker(
+    tmp_path: Path, database_url: str, redis_url: str, keys_dir: Path
+) -> None:
+    """`metrics.port` with 2 workers: /metrics leaves the main port; on its own port it
+    counts the requests of both workers and asks for SERVICE_METRICS_TOKEN."""
+    metrics_port = free_ports(1)[0]
+    prefix = "test:metrics-listener:"
+    config = service_config(
+        database_url, redis_url, keys_dir, prefix, metrics={"port": metrics_port}
+    )
+    token = "scrape-token-0123456789"
+    with service_process(config, tmp_path, env={"SERVICE_METRICS_TOKEN": token}) as (port, _):
+        wait_until(lambda: get(metrics_port, "/metrics", token)[0] == 200, "metrics listener")
+        assert get(port, "/metrics", token)[0] == 404
+        assert get(metrics_port, "/metrics", None)[0] == 401
+        for _ in range(40):  # a connection each: the kernel spreads them over the workers
+            assert get(port, "/health/live", None)[0] == 200
+        status, text = get(metrics_port, "/metrics", token)
+    assert status == 200
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    live = (("method", "GET"), ("route", "/health/live"), ("status", "200"))
+    assert samples[("oauth_http_requests_total", live)] == 40
+    assert samples[("oauth_keys_last_reload_timestamp_seconds", ())] > time.time() - 120
+
+
+def get(port: int, path: str, token: str | None) -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
