@@ -5,7 +5,7 @@ With several workers (`serve --workers N`) each process writes its samples to fi
 directory (prometheus-client's multiprocess mode) and /metrics on any worker sums them all.
 prometheus-client decides between in-memory and file-backed values when a metric's value is
 created; every metric here has labels, so its values are created at first use, in the worker,
-after `use_directory` has switched the mode."""
+after `use_directory` has switched the mode (the one without labels is made at first use)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from service.app import create_app
+from service.app import _every, create_app
 from service.config import Settings, replace
 from service.oauth import keys
 from tests.conftest import Factory, Seeded, bearer, password_grant
@@ -211,3 +211,26 @@ def test_a_bad_keys_folder_stops_the_start_with_one_line(tmp_path: Path, spoiled
         assert "mode 640" in line and "chmod 600" in line
     if spoiled == "world-writable folder":
         assert f"chmod o-w {folder}" in line
+
+
+async def test_a_periodic_job_outlives_any_error(caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever a job raises, the next interval runs it again."""
+    errors = [RuntimeError("unexpected"), keys.KeyFileError("expected"), OSError("odd")]
+    calls = 0
+
+    async def job() -> None:
+        nonlocal calls
+        calls += 1
+        if errors:
+            raise errors.pop(0)
+
+    async def ran_on() -> bool:
+        return calls > 4
+
+    task = asyncio.create_task(_every(0, job, "key reload"))
+    try:
+        await wait_for(ran_on)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING", "ERROR"]
