@@ -1,17 +1,20 @@
 """Account changes that must reach every instance at once: disabling a user, changing a
-password, deactivating a client, or revoking on demand. Each revokes the tokens in Redis,
-so every instance refuses them on its next request."""
+password, deactivating a client, or revoking on demand. Each records the revocation in
+Postgres first (an owner's token generation, a client's `revoked_before`), where a refresh
+reads it even if Redis loses the rest, then revokes the tokens in Redis, so every instance
+refuses them on its next request; a login in flight meanwhile refuses its own tokens."""
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from service.app import longest_lifetime
+from service.app import token_store
 from service.commands import CommandError, hash_password, postgres
 from service.config import Settings
 from service.oauth.audit import audit
@@ -22,6 +25,7 @@ from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository
 from service.store.errors import StoreError
 from service.store.limits import LimitStore
+from service.store.revocations import RevocationRepository
 from service.store.tokens import TokenStore, create_redis
 from service.store.topology import RedisClient, close
 from service.store.users import UserRepository
@@ -42,8 +46,7 @@ async def stores(settings: Settings) -> AsyncIterator[Stores]:
         except StoreError as exc:
             raise CommandError(f"redis.url: cannot connect ({exc})") from None
         try:
-            tokens = TokenStore(redis, settings.redis.key_prefix, longest_lifetime(settings))
-            yield Stores(pool, redis, tokens)
+            yield Stores(pool, redis, token_store(redis, settings))
         finally:
             await close(redis)
 
@@ -58,20 +61,24 @@ async def revoke(
         raise CommandError("give exactly one of --user, --customer-user, --client")
     async with stores(settings) as s:
         if user is not None:
-            found = await UserRepository(s.pool).find_for_login(user)
-            if found is None:
+            users = UserRepository(s.pool)
+            found = await users.find_for_login(user)
+            generation = None if found is None else await users.revoke_tokens(found.id)
+            if found is None or generation is None:
                 raise CommandError(f"--user: no user {user!r}")
-            families = await s.tokens.revoke_owner("backoffice", found.username)
+            families = await s.tokens.revoke_owner("backoffice", found.username, generation)
         elif customer_user is not None:
-            customer = await CustomerUserRepository(s.pool).find_by_email(customer_user)
-            if customer is None:
+            customers = CustomerUserRepository(s.pool)
+            customer = await customers.find_by_email(customer_user)
+            generation = None if customer is None else await customers.revoke_tokens(customer.id)
+            if customer is None or generation is None:
                 raise CommandError(f"--customer-user: no customer user {customer_user!r}")
-            families = await s.tokens.revoke_owner("storefront", customer.email)
+            families = await s.tokens.revoke_owner("storefront", customer.email, generation)
         else:
             assert client is not None
-            if await ClientRepository(s.pool).get(client) is None:
+            revoked_before = await _revoke_client(s, client, deactivate=False)
+            if revoked_before is None:
                 raise CommandError(f"--client: no client {client!r}")
-            revoked_before = await s.tokens.revoke_client(client)
             audit("tokens.revoked_all", client_id=client, before=revoked_before, by="command line")
             return {"revoked_before": revoked_before}
     audit(
@@ -89,7 +96,11 @@ async def set_user_enabled(settings: Settings, username: str, enabled: bool) -> 
         user = await UserRepository(s.pool).set_enabled(username, enabled)
         if user is None:
             raise CommandError(f"--username: no user {username!r}")
-        revoked = 0 if enabled else await s.tokens.revoke_owner("backoffice", user.username)
+        revoked = 0
+        if not enabled:
+            revoked = await s.tokens.revoke_owner(
+                "backoffice", user.username, user.token_generation
+            )
     return {"username": username, "enabled": enabled, "revoked_logins": revoked}
 
 
@@ -100,8 +111,10 @@ async def set_user_password(settings: Settings, username: str, password: str) ->
         user = await users.find_for_login(username)
         if user is None or user.username != username:
             raise CommandError(f"--username: no user {username!r}")
-        await users.set_password_hash(user.id, password_hash)
-        revoked = await s.tokens.revoke_owner("backoffice", user.username)
+        generation = await users.set_password_hash(user.id, password_hash)
+        if generation is None:  # deleted meanwhile
+            raise CommandError(f"--username: no user {username!r}")
+        revoked = await s.tokens.revoke_owner("backoffice", user.username, generation)
     return {"username": username, "revoked_logins": revoked}
 
 
@@ -116,13 +129,24 @@ async def unlock(settings: Settings, audience: str, login: str) -> dict[str, Any
     return {"account": login, "unlocked": unlocked}
 
 
+async def _revoke_client(s: Stores, client_id: str, deactivate: bool) -> int | None:
+    """Refuse the client's tokens issued up to now; with `deactivate`, the client too, and
+    up to CACHE_SECONDS ahead: instances may go on using its cached row for that long, and
+    what they issue meanwhile is revoked too. The second revoked before; None: no client."""
+    until = int(time.time()) + (CACHE_SECONDS if deactivate else 0)
+    if not await RevocationRepository(s.pool).revoke_client(client_id, until, deactivate):
+        return None
+    return await s.tokens.revoke_client(client_id, until)
+
+
 async def set_client_active(settings: Settings, client_id: str, active: bool) -> dict[str, Any]:
     async with stores(settings) as s:
-        if not await ClientRepository(s.pool).set_active(client_id, active):
+        if active:
+            found = await ClientRepository(s.pool).set_active(client_id, True)
+            revoked_before = None
+        else:
+            revoked_before = await _revoke_client(s, client_id, deactivate=True)
+            found = revoked_before is not None
+        if not found:
             raise CommandError(f"--client-id: no client {client_id!r}")
-        # Instances may go on using the client's cached row for a moment: what they issue
-        # meanwhile is revoked too.
-        revoked_before = (
-            None if active else await s.tokens.revoke_client(client_id, ahead=CACHE_SECONDS)
-        )
     return {"client_id": client_id, "active": active, "revoked_before": revoked_before}

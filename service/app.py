@@ -15,6 +15,7 @@ from service.oauth.bearer import BearerVerifier
 from service.oauth.clients import ClientAuthenticator
 from service.oauth.grants import (
     ClientCredentialsGrant,
+    Issuer,
     PasswordGrant,
     RefreshTokenGrant,
     TokenEndpoint,
@@ -25,13 +26,16 @@ from service.oauth.owners import Owners
 from service.oauth.passwords import Passwords
 from service.oauth.protection import Guard
 from service.oauth.reload import KeyReloader
+from service.oauth.revocations import Revocations
 from service.oauth.tokens import TokenCodec
 from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.errors import StoreError
 from service.store.limits import LimitStore
 from service.store.pg import create_pool
+from service.store.revocations import RevocationRepository
 from service.store.tokens import TokenStore, create_redis
+from service.store.topology import RedisClient
 from service.store.topology import close as close_redis
 from service.store.users import UserRepository
 from service.web import api, health, lifecycle, metrics, middleware, openapi, storefront, token
@@ -72,9 +76,21 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def longest_lifetime(settings: Settings) -> int:
-    """How long a visitor row (and an index entry) must outlive its newest token."""
+    """How long an index entry or a revocation marker must outlive its newest token."""
     tokens = settings.tokens
-    return max(tokens.access_token_lifetime, tokens.refresh_token_lifetime) + tokens.leeway
+    refresh = max(tokens.refresh_token_lifetime, tokens.guest_refresh_token_lifetime)
+    return max(tokens.access_token_lifetime, refresh) + tokens.leeway
+
+
+def visitor_lifetime(settings: Settings) -> int:
+    """How long a visitor row must outlive its newest token."""
+    tokens = settings.tokens
+    return max(tokens.access_token_lifetime, tokens.guest_refresh_token_lifetime) + tokens.leeway
+
+
+def token_store(redis: RedisClient, settings: Settings) -> TokenStore:
+    r = settings.redis
+    return TokenStore(redis, r.key_prefix, longest_lifetime(settings), r.revocation_wait_ms)
 
 
 async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -83,23 +99,27 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     codec = TokenCodec(KeyRing.load(tokens.keys_dir, tokens.key_activation_delay), tokens)
     app[CODEC] = codec
     app[KEY_RELOADER] = KeyReloader(codec, tokens.keys_dir, tokens.key_activation_delay)
-    store = TokenStore(app[REDIS], settings.redis.key_prefix, longest_lifetime(settings))
+    store = token_store(app[REDIS], settings)
     workers = settings.server.workers or os.cpu_count() or 1
     app[PASSWORDS] = passwords = Passwords(settings.password_hashing, workers)
     app[USERS] = users = UserRepository(app[POOL])
     app[CUSTOMERS] = customers = CustomerUserRepository(app[POOL])
     app[VISITORS] = visitors = VisitorRepository(app[POOL])
     app[BEARER] = BearerVerifier(codec, store)
-    owners = Owners(users, customers, visitors, passwords, longest_lifetime(settings))
+    owners = Owners(users, customers, visitors, passwords, visitor_lifetime(settings))
     guard = Guard(LimitStore(app[REDIS], settings.redis.key_prefix), settings.protection)
     app[CLIENTS] = clients = ClientAuthenticator(ClientRepository(app[POOL]))
-    app[TOKEN_ADMIN] = TokenAdmin(codec, store)
+    revocations = Revocations(
+        store, RevocationRepository(app[POOL]), visitors, longest_lifetime(settings)
+    )
+    app[TOKEN_ADMIN] = TokenAdmin(codec, store, revocations)
+    issuer = Issuer(owners, codec, store)
     app[TOKEN_ENDPOINT] = TokenEndpoint(
         clients,
         [
-            PasswordGrant(owners, codec, store, guard),
-            RefreshTokenGrant(owners, codec, store),
-            ClientCredentialsGrant(owners, codec, store),
+            PasswordGrant(owners, issuer, guard),
+            RefreshTokenGrant(owners, codec, store, revocations),
+            ClientCredentialsGrant(owners, issuer),
         ],
         guard,
     )
@@ -128,7 +148,8 @@ async def periodic_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async def cleanup() -> None:
         deleted = await app[VISITORS].delete_expired()
-        log.info("visitor cleanup removed %d rows", deleted)
+        families = await RevocationRepository(app[POOL]).delete_expired()
+        log.info("cleanup removed %d visitors, %d revoked logins", deleted, families)
 
     jobs = [
         (settings.maintenance.cleanup_interval, cleanup, "visitor cleanup"),

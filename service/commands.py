@@ -18,11 +18,13 @@ from service import embedded
 from service.config import EMBEDDED, Settings, replace
 from service.oauth import keys
 from service.oauth.clients import digest, new_client_id, new_secret
+from service.oauth.owners import VISITOR
 from service.oauth.passwords import Passwords
 from service.store import pg
 from service.store.clients import Client, ClientRepository
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.errors import StoreError
+from service.store.revocations import RevocationRepository
 from service.store.users import UserRepository
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,9 @@ async def postgres(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 async def create_user(
     settings: Settings, username: str, email: str, password: str, first: str, last: str
 ) -> dict[str, Any]:
+    if username.startswith(VISITOR):
+        # A storefront guest's subject: tokens of such a user would pass for a guest's.
+        raise CommandError(f"--username: names starting with {VISITOR!r} are reserved")
     password_hash = await hash_password(settings, password)
     async with postgres(settings) as pool:
         user = await UserRepository(pool).create(username, email, password_hash, first, last)
@@ -134,7 +139,8 @@ async def create_customer_user(
 async def cleanup(settings: Settings) -> dict[str, Any]:
     async with postgres(settings) as pool:
         deleted = await VisitorRepository(pool).delete_expired()
-    return {"deleted_visitors": deleted}
+        families = await RevocationRepository(pool).delete_expired()
+    return {"deleted_visitors": deleted, "deleted_revoked_logins": families}
 
 
 async def create_client(

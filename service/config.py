@@ -55,12 +55,14 @@ class RedisSettings:
     mode: str = "single"
     sentinels: tuple[str, ...] = ()
     sentinel_master: str = "mymaster"
+    revocation_wait_ms: int = 200
 
 
 @dataclass(frozen=True)
 class TokenSettings:
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int = 2_592_000
+    guest_refresh_token_lifetime: int = 604_800
     issuer: str = "http://localhost:8080"
     keys_dir: str = "keys"
     algorithm: str = "RS256"
@@ -185,6 +187,7 @@ def _validate(s: Settings) -> None:
         "database.pool_max_size": s.database.pool_max_size,
         "tokens.access_token_lifetime": s.tokens.access_token_lifetime,
         "tokens.refresh_token_lifetime": s.tokens.refresh_token_lifetime,
+        "tokens.guest_refresh_token_lifetime": s.tokens.guest_refresh_token_lifetime,
         "password_hashing.time_cost": s.password_hashing.time_cost,
         "password_hashing.parallelism": s.password_hashing.parallelism,
         "protection.failure_window": s.protection.failure_window,
@@ -197,6 +200,7 @@ def _validate(s: Settings) -> None:
         "tokens.leeway": s.tokens.leeway,
         "tokens.key_activation_delay": s.tokens.key_activation_delay,
         "tokens.keys_reload_interval": s.tokens.keys_reload_interval,
+        "redis.revocation_wait_ms": s.redis.revocation_wait_ms,
     }
     for key, value in not_negative.items():
         if value < 0:

@@ -17,7 +17,12 @@ from service.config import Settings, replace
 from tests.conftest import Factory, grant, refresh
 
 ROOT = Path(__file__).parent.parent
-SHORT = {"access_token_lifetime": 1, "refresh_token_lifetime": 1, "leeway": 0}
+SHORT = {
+    "access_token_lifetime": 1,
+    "refresh_token_lifetime": 1,
+    "guest_refresh_token_lifetime": 1,
+    "leeway": 0,
+}
 
 
 async def visitors(pool: asyncpg.Pool) -> set[str]:

@@ -4,7 +4,8 @@ locked account. Callers pass names and ids only, never a password, secret or tok
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 log = logging.getLogger("service.audit")
 
@@ -15,6 +16,9 @@ class Caller:
 
     address: str
     request_id: str
+    # When the request began (unix time): before its client was authenticated, so a client
+    # revoked since then may have been seen still active.
+    started: float = field(default_factory=time.time)
 
 
 def audit(event: str, caller: Caller | None = None, **fields: object) -> None:

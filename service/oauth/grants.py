@@ -18,12 +18,13 @@ from service.oauth.errors import (
     OAuthError,
     UnsupportedGrantType,
 )
-from service.oauth.owners import Owners, is_visitor
+from service.oauth.owners import REVOKED, Grantee, Owners, is_visitor
 from service.oauth.protection import Admission, Guard
+from service.oauth.revocations import Revocations
 from service.oauth.tokens import Issued, TokenCodec
 from service.store.clients import Client
 from service.store.errors import StoreError
-from service.store.tokens import Owner, Rotation, TokenStore
+from service.store.tokens import Owner, Recorded, Rotation, TokenStore
 
 log = logging.getLogger(__name__)
 MAX_PARAM = 4096
@@ -44,17 +45,56 @@ class Grant(Protocol):
     ) -> Issued: ...
 
 
-def owner_of(client: Client, subject: str) -> Owner:
-    return Owner(client.audience, subject, client.client_id, indexed=not is_visitor(subject))
+def owner_of(client: Client, grantee: Grantee) -> Owner:
+    if grantee.visitor:
+        return Owner(client.audience, grantee.subject, client.client_id, indexed=False)
+    return Owner(client.audience, grantee.subject, client.client_id, generation=grantee.generation)
+
+
+class Issuer:
+    """Issues a login's tokens: minted, then recorded; refused if the owner's or the
+    client's tokens were revoked while the login was in flight."""
+
+    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenStore) -> None:
+        self._owners = owners
+        self._codec = codec
+        self._store = store
+
+    async def issue(
+        self, client: Client, grantee: Grantee, caller: Caller, *, with_refresh: bool
+    ) -> Issued:
+        try:
+            issued = self._codec.mint(
+                client.client_id,
+                grantee.subject,
+                client.audience,
+                with_refresh=with_refresh,
+                generation=grantee.generation,
+                guest=grantee.visitor,
+            )
+            recorded = await self._store.record(
+                owner_of(client, grantee), issued.access, issued.refresh, caller.started
+            )
+        except BaseException:
+            # Not recorded means not issued: leave no visitor row behind for it.
+            with contextlib.suppress(StoreError):
+                await self._owners.abandon(grantee)
+            raise
+        if recorded is Recorded.ISSUED:
+            return issued
+        with contextlib.suppress(StoreError):
+            await self._owners.abandon(grantee)
+        if recorded is Recorded.OWNER_REVOKED:
+            raise await self._owners.revoked_meanwhile(client.audience, grantee)
+        raise InvalidGrant(hint=REVOKED)
 
 
 class PasswordGrant:
     grant_type = "password"
 
-    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenStore, guard: Guard) -> None:
+    def __init__(self, owners: Owners, issuer: Issuer, guard: Guard) -> None:
         self._owners = owners
-        self._codec = codec
-        self._store = store
+        self._issuer = issuer
         self._guard = guard
 
     async def respond(
@@ -63,19 +103,23 @@ class PasswordGrant:
         username, password = required(params, "username"), required(params, "password")
         if self._owners.is_guest(client.audience, username, password):
             await self._guard.admit(admission, guest=True)
-            subject = await self._owners.visitor()
+            grantee = await self._owners.visitor()
         else:
-            subject = await self._authenticate(client, username, password, admission)
-        return await self._issue(client, subject)
+            grantee = await self._authenticate(client, username, password, admission)
+        # A refresh token only for clients allowed to use it.
+        with_refresh = RefreshTokenGrant.grant_type in client.grants
+        return await self._issuer.issue(
+            client, grantee, admission.caller, with_refresh=with_refresh
+        )
 
     async def _authenticate(
         self, client: Client, username: str, password: str, admission: Admission
-    ) -> str:
+    ) -> Grantee:
         login = await self._owners.find(client.audience, username)
         # Reserved before the hash is verified, so concurrent guesses cannot outrun the count.
         attempt = await self._guard.reserve(admission, login)
         try:
-            subject = await self._owners.authenticate(login, password)
+            grantee = await self._owners.authenticate(login, password)
         except InvalidCredentials as exc:
             if exc.hint is None:  # a wrong password: a counted failure
                 await self._guard.failed(admission, attempt)
@@ -87,31 +131,19 @@ class PasswordGrant:
                 await self._guard.release(attempt)
             raise
         await self._guard.release(attempt, succeeded=True)
-        return subject
-
-    async def _issue(self, client: Client, subject: str) -> Issued:
-        # A refresh token only for clients allowed to use it.
-        with_refresh = RefreshTokenGrant.grant_type in client.grants
-        try:
-            issued = self._codec.mint(
-                client.client_id, subject, client.audience, with_refresh=with_refresh
-            )
-            await self._store.record(owner_of(client, subject), issued.access, issued.refresh)
-        except BaseException:
-            # Not recorded means not issued: leave no visitor row behind for it.
-            with contextlib.suppress(StoreError):
-                await self._owners.abandon(subject)
-            raise
-        return issued
+        return grantee
 
 
 class RefreshTokenGrant:
     grant_type = "refresh_token"
 
-    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenStore) -> None:
+    def __init__(
+        self, owners: Owners, codec: TokenCodec, store: TokenStore, revocations: Revocations
+    ) -> None:
         self._owners = owners
         self._codec = codec
         self._store = store
+        self._revocations = revocations
 
     async def respond(
         self, client: Client, params: Mapping[str, str], admission: Admission
@@ -122,16 +154,19 @@ class RefreshTokenGrant:
             raise InvalidGrant(hint="Cannot decrypt the refresh token") from None
         if claims.client_id != client.client_id:
             raise InvalidGrant(hint="Token is not linked to client")
-        await self._owners.check(client.audience, claims.subject)
+        await self._owners.check(client.audience, claims)
+        guest = is_visitor(client.audience, claims.subject)
         issued = self._codec.mint(
             client.client_id,
             claims.subject,
             client.audience,
             family=claims.family,
             scopes=claims.scopes,
+            generation=claims.generation,
+            guest=guest,
         )
         assert issued.refresh is not None
-        owner = owner_of(client, claims.subject)
+        owner = owner_of(client, Grantee(claims.subject, claims.generation, visitor=guest))
         outcome = await self._store.rotate(
             owner, claims.jti, claims.issued_at, issued.access, issued.refresh
         )
@@ -143,8 +178,9 @@ class RefreshTokenGrant:
                 subject=claims.subject,
                 family=claims.family,
             )
+            await self._revocations.remember(claims)  # a guest's visitor row goes too
         if outcome is not Rotation.ROTATED:
-            raise InvalidGrant(hint="Token has been revoked")
+            raise InvalidGrant(hint=REVOKED)
         return issued
 
 
@@ -153,18 +189,15 @@ class ClientCredentialsGrant:
 
     grant_type = "client_credentials"
 
-    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenStore) -> None:
+    def __init__(self, owners: Owners, issuer: Issuer) -> None:
         self._owners = owners
-        self._codec = codec
-        self._store = store
+        self._issuer = issuer
 
     async def respond(
         self, client: Client, params: Mapping[str, str], admission: Admission
     ) -> Issued:
-        subject = await self._owners.of_client(client)
-        issued = self._codec.mint(client.client_id, subject, client.audience, with_refresh=False)
-        await self._store.record(owner_of(client, subject), issued.access, None)
-        return issued
+        grantee = await self._owners.of_client(client)
+        return await self._issuer.issue(client, grantee, admission.caller, with_refresh=False)
 
 
 class TokenEndpoint:

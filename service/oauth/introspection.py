@@ -7,6 +7,7 @@ from typing import Any
 
 from service.oauth.audit import Caller, audit
 from service.oauth.errors import InvalidToken
+from service.oauth.revocations import Revocations
 from service.oauth.tokens import ACCESS_TYP, Claims, TokenCodec
 from service.store.clients import Client
 from service.store.tokens import TokenStore
@@ -15,9 +16,10 @@ ACCESS, REFRESH = "access_token", "refresh_token"
 
 
 class TokenAdmin:
-    def __init__(self, codec: TokenCodec, store: TokenStore) -> None:
+    def __init__(self, codec: TokenCodec, store: TokenStore, revocations: Revocations) -> None:
         self._codec = codec
         self._store = store
+        self._revocations = revocations
 
     def _read(self, token: str) -> tuple[Claims, str] | None:
         """The token's claims and kind, if it is ours and in time. (A token_type_hint
@@ -36,7 +38,7 @@ class TokenAdmin:
         claims, kind = found
         if kind == REFRESH:
             # RFC 7009 §2.1: revoking a refresh token also revokes its grant's access tokens.
-            revoked = await self._store.revoke_family(claims.family)
+            revoked = await self._revocations.revoke_family(claims)
         else:
             revoked = await self._store.revoke_access(claims.family, claims.jti)
         if revoked:

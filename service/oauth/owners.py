@@ -1,6 +1,10 @@
 """Resource owners: who a password grant logs in, and whether a token's subject may still
 act. Back-office clients see back-office users; storefront clients see customer users (by
-email) and guests, who get a new visitor row per login."""
+email) and guests, who get a new visitor row per login.
+
+A guest is known by how its subject was made (the guest login made it) or, for a token, by
+its storefront audience and "visitor:" subject: no customer user's email and no back-office
+username may take that form, so a subject alone says nothing."""
 
 from __future__ import annotations
 
@@ -10,17 +14,32 @@ from dataclasses import dataclass
 
 from service.oauth.errors import InvalidClient, InvalidCredentials, InvalidGrant
 from service.oauth.passwords import Passwords
+from service.oauth.tokens import Claims
 from service.store.clients import Client
 from service.store.customers import CustomerUser, CustomerUserRepository, VisitorRepository
+from service.store.revocations import Standing
 from service.store.users import User, UserRepository
 
 GUEST = "guest"
+GUEST_AUDIENCE = "storefront"
 VISITOR = "visitor:"
 DISABLED = "Account is disabled."
+REVOKED = "Token has been revoked"
 
 
-def is_visitor(subject: str) -> bool:
-    return subject.startswith(VISITOR)
+def is_visitor(audience: str, subject: str) -> bool:
+    """Whether a token of `audience` for `subject` is a guest's."""
+    return audience == GUEST_AUDIENCE and subject.startswith(VISITOR)
+
+
+@dataclass(frozen=True)
+class Grantee:
+    """Whom a grant issues tokens to: the subject, the owner's token generation read with
+    its account, and whether this login made a guest."""
+
+    subject: str
+    generation: int = 0
+    visitor: bool = False
 
 
 def _is_guest(username: str, password: str) -> bool:
@@ -37,18 +56,25 @@ class _Account:
     subject: str  # the username, or the customer user's email
     password_hash: str
     enabled: bool
+    generation: int
 
 
 def _of_user(user: User | None) -> _Account | None:
-    return (
-        None if user is None else _Account(user.id, user.username, user.password_hash, user.enabled)
-    )
+    if user is None:
+        return None
+    return _Account(user.id, user.username, user.password_hash, user.enabled, user.token_generation)
 
 
 def _of_customer(customer: CustomerUser | None) -> _Account | None:
     if customer is None:
         return None
-    return _Account(customer.id, customer.email, customer.password_hash, customer.enabled)
+    return _Account(
+        customer.id,
+        customer.email,
+        customer.password_hash,
+        customer.enabled,
+        customer.token_generation,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,17 +117,20 @@ class Owners:
         self._visitor_lifetime = visitor_lifetime
 
     def is_guest(self, audience: str, username: str, password: str) -> bool:
-        return audience == "storefront" and _is_guest(username, password)
+        return audience == GUEST_AUDIENCE and _is_guest(username, password)
 
-    async def visitor(self) -> str:
+    async def visitor(self) -> Grantee:
         """A new customer visitor row: every guest token gets its own."""
         visitor = await self._visitors.create(secrets.token_hex(10), self._visitor_lifetime)
-        return VISITOR + visitor.session_id
+        return Grantee(VISITOR + visitor.session_id, visitor=True)
+
+    def _accounts(self, audience: str) -> UserRepository | CustomerUserRepository:
+        return self._users if audience == "backoffice" else self._customers
 
     async def find(self, audience: str, login: str) -> Login:
         return await find_login(self._users, self._customers, audience, login)
 
-    async def authenticate(self, login: Login, password: str) -> str:
+    async def authenticate(self, login: Login, password: str) -> Grantee:
         """The token subject for these credentials; one failure answer for every miss."""
         account = login.account
         # Unknown owners verify a dummy hash, so timing does not tell who exists.
@@ -112,11 +141,12 @@ class Owners:
             raise InvalidCredentials(hint=DISABLED)
         if self._passwords.needs_rehash(account.password_hash):
             new_hash = await self._passwords.hash(password)
-            repo = self._users if login.audience == "backoffice" else self._customers
-            await repo.set_password_hash(account.id, new_hash)
-        return account.subject
+            # Only over the hash just verified: an operator's new password set meanwhile stays.
+            accounts = self._accounts(login.audience)
+            await accounts.rehash(account.id, account.password_hash, new_hash)
+        return Grantee(account.subject, account.generation)
 
-    async def of_client(self, client: Client) -> str:
+    async def of_client(self, client: Client) -> Grantee:
         """The subject a client_credentials token acts as: the client's owner."""
         account = None
         if client.owner_user_id is not None:
@@ -127,25 +157,49 @@ class Owners:
             raise InvalidClient()
         if not account.enabled:
             raise InvalidGrant(hint=DISABLED)
-        return account.subject
+        return Grantee(account.subject, account.generation)
 
-    async def abandon(self, subject: str) -> None:
-        """Undo what authenticate created when the tokens could not be issued."""
-        if is_visitor(subject):
-            await self._visitors.delete(subject.removeprefix(VISITOR))
+    async def abandon(self, grantee: Grantee) -> None:
+        """Undo what a login created when its tokens could not be issued."""
+        if grantee.visitor:
+            await self._visitors.delete(grantee.subject.removeprefix(VISITOR))
 
-    async def check(self, audience: str, subject: str) -> None:
-        """Refuse to refresh for an owner that is gone or disabled; keep visitors alive as
-        long as their new refresh token."""
-        if is_visitor(subject):
-            if not await self._visitors.extend(
-                subject.removeprefix(VISITOR), self._visitor_lifetime
-            ):
+    async def revoked_meanwhile(self, audience: str, grantee: Grantee) -> InvalidGrant:
+        """The refusal of a login whose owner's tokens were revoked while it was in flight:
+        "Account is disabled." if that is what happened."""
+        account = (await self.find(audience, grantee.subject)).account
+        if account is not None and not account.enabled:
+            return InvalidCredentials(hint=DISABLED)
+        return InvalidGrant(hint=REVOKED)
+
+    async def check(self, audience: str, claims: Claims) -> None:
+        """Refuse to refresh for an owner that is gone or disabled, or a token Postgres knows
+        was revoked (its family, its client, or all its owner's tokens: Redis may have come
+        back from an older copy); keep visitors alive as long as their new refresh token.
+        One query."""
+        subject = claims.subject
+        standing: Standing | None
+        if is_visitor(audience, subject):
+            standing = await self._visitors.extend(
+                subject.removeprefix(VISITOR),
+                self._visitor_lifetime,
+                claims.client_id,
+                claims.family,
+            )
+            if standing is None:
                 raise InvalidGrant(hint="The visitor no longer exists.")
-            return
-        account = (await self.find(audience, subject)).account
-        # A back-office login also matches emails: the account must be the token's own.
-        if account is None or (audience == "backoffice" and account.subject != subject):
-            raise InvalidGrant(hint="The token owner no longer exists.")
-        if not account.enabled:
+        else:
+            standing = await self._accounts(audience).standing(
+                subject, claims.client_id, claims.family
+            )
+            if standing is None:
+                raise InvalidGrant(hint="The token owner no longer exists.")
+        revoked_before = standing.client_revoked_before
+        if standing.family_revoked or (
+            revoked_before is not None and claims.issued_at <= revoked_before
+        ):
+            raise InvalidGrant(hint=REVOKED)
+        if not standing.enabled:
             raise InvalidGrant(hint=DISABLED)
+        if claims.generation < standing.generation:
+            raise InvalidGrant(hint=REVOKED)

@@ -3,6 +3,7 @@ so neither is ever accepted as the other."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Callable
@@ -52,6 +53,9 @@ class Claims:
     scopes: tuple[str, ...]
     issued_at: int
     expires_at: int
+    # The owner's token generation at login (0 for guests, and for tokens from before
+    # generations): a refresh of a token older than the owner's is refused.
+    generation: int = 0
 
 
 class TokenCodec:
@@ -96,27 +100,37 @@ class TokenCodec:
         family: str | None = None,
         scopes: tuple[str, ...] = (),
         with_refresh: bool = True,
+        generation: int = 0,
+        guest: bool = False,
     ) -> Issued:
+        """A new pair (or only an access token); a guest's refresh token lives
+        `guest_refresh_token_lifetime`."""
         now = int(self._clock())
         family = family or new_id()
         access_life = self._settings.access_token_lifetime
         access = TokenRecord(family, new_id(), access_life)
-        access_token = self._sign(ACCESS_TYP, client_id, subject, realm, scopes, access, now)
+        sign = functools.partial(self._sign, client_id, subject, realm, scopes, generation, now)
+        access_token = sign(ACCESS_TYP, access)
         refresh = refresh_token = None
         if with_refresh:
-            refresh = TokenRecord(family, new_id(), self._settings.refresh_token_lifetime)
-            refresh_token = self._sign(REFRESH_TYP, client_id, subject, realm, scopes, refresh, now)
+            settings = self._settings
+            life = (
+                settings.guest_refresh_token_lifetime if guest else settings.refresh_token_lifetime
+            )
+            refresh = TokenRecord(family, new_id(), life)
+            refresh_token = sign(REFRESH_TYP, refresh)
         return Issued(subject, access_token, refresh_token, access_life, access, refresh)
 
     def _sign(
         self,
-        typ: str,
         client_id: str,
         subject: str,
         realm: str,
         scopes: tuple[str, ...],
-        record: TokenRecord,
+        generation: int,
         now: int,
+        typ: str,
+        record: TokenRecord,
     ) -> str:
         key = self._keys.signing_at(now)
         alg = algorithm(key)
@@ -132,6 +146,7 @@ class TokenCodec:
             "scopes": list(scopes),
             "fid": record.family,
             "realm": realm,
+            "gen": generation,
         }
         return jwt.encode(header, claims, key, algorithms=[alg])
 
@@ -195,6 +210,9 @@ class TokenCodec:
             raise InvalidToken("bad scopes")
         if claims["realm"] not in REALMS:
             raise InvalidToken("bad realm")
+        generation = claims.get("gen", 0)
+        if type(generation) is not int:
+            raise InvalidToken("bad generation")
         verified = Claims(
             client_id=claims["aud"],
             subject=claims["sub"],
@@ -204,5 +222,6 @@ class TokenCodec:
             scopes=tuple(scopes),
             issued_at=int(claims["iat"]),
             expires_at=int(claims["exp"]),
+            generation=generation,
         )
         return str(typ), verified, int(claims["nbf"])

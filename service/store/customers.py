@@ -7,10 +7,12 @@ from datetime import datetime
 
 import asyncpg
 
+from service.store.accounts import AccountRows
 from service.store.errors import translated
-from service.store.pg import find_login
+from service.store.pg import delete_expired, find_login
+from service.store.revocations import Standing, revocation_columns, standing
 
-_COLUMNS = "id, email, first_name, last_name, password_hash, enabled, created_at"
+_COLUMNS = "id, email, first_name, last_name, password_hash, enabled, created_at, token_generation"
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class CustomerUser:
     password_hash: str
     enabled: bool
     created_at: datetime
+    token_generation: int = 0  # bumped by every revocation of all the customer's tokens
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,9 @@ class Visitor:
     expires_at: datetime
 
 
-class CustomerUserRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+class CustomerUserRepository(AccountRows):
+    _TABLE = "customer_users"
+    _SUBJECT = "lower(email) = lower($1)"  # as the unique index folds them
 
     async def find_by_email(self, email: str) -> CustomerUser | None:
         return (await self.find_login(email))[0]
@@ -74,14 +77,6 @@ class CustomerUserRepository:
         assert row is not None
         return CustomerUser(**dict(row))
 
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        with translated("customer_users"):
-            await self._pool.execute(
-                "UPDATE customer_users SET password_hash = $2, updated_at = now() WHERE id = $1",
-                user_id,
-                password_hash,
-            )
-
 
 class VisitorRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -108,24 +103,30 @@ class VisitorRepository:
             )
         return None if row is None else Visitor(**dict(row))
 
-    async def extend(self, session_id: str, lifetime: int) -> bool:
+    async def extend(
+        self, session_id: str, lifetime: int, client_id: str = "", family: str = ""
+    ) -> Standing | None:
         """Make the row last at least `lifetime` more seconds (a new refresh token lives
-        that long); False if it is gone. A row written gets a tenth more than it needs, so
-        most refreshes find it lasting long enough and write nothing."""
+        that long); None if it is gone. A row written gets a tenth more than it needs, so
+        most refreshes find it lasting long enough and write nothing. Also reads what a
+        refresh must know of the client's and the family's revocation."""
         with translated("customer_visitors"):
-            found = await self._pool.fetchval(
+            row = await self._pool.fetchrow(
                 "WITH visitor AS (SELECT id, expires_at FROM customer_visitors "
                 "WHERE session_id = $1), "
                 "extended AS (UPDATE customer_visitors SET "
                 "expires_at = now() + make_interval(secs => $3) "
                 "WHERE id = (SELECT id FROM visitor) "
                 "AND expires_at < now() + make_interval(secs => $2)) "
-                "SELECT count(*) FROM visitor",
+                "SELECT true AS enabled, 0::bigint AS token_generation, "
+                f"{revocation_columns('$4', '$5')} FROM visitor",
                 session_id,
                 lifetime,
                 _with_slack(lifetime),
+                client_id,
+                family,
             )
-        return bool(found)
+        return standing(row)
 
     async def delete(self, session_id: str) -> None:
         with translated("customer_visitors"):
@@ -133,20 +134,9 @@ class VisitorRepository:
                 "DELETE FROM customer_visitors WHERE session_id = $1", session_id
             )
 
-    async def delete_expired(self, batch: int = 10_000) -> int:
+    async def delete_expired(self) -> int:
         """Delete visitors none of whose tokens can live any more; return how many."""
-        deleted = 0
-        with translated("customer_visitors"):
-            while True:
-                status = await self._pool.execute(
-                    "DELETE FROM customer_visitors WHERE id IN (SELECT id FROM customer_visitors "
-                    "WHERE expires_at < now() ORDER BY expires_at LIMIT $1)",
-                    batch,
-                )
-                count = int(status.split()[-1])
-                deleted += count
-                if count < batch:
-                    return deleted
+        return await delete_expired(self._pool, "customer_visitors", "id", "expires_at")
 
 
 def _with_slack(lifetime: int) -> int:

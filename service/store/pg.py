@@ -83,6 +83,23 @@ async def create_pool(db: DatabaseSettings, *, require: bool = True) -> asyncpg.
     return ready
 
 
+async def delete_expired(pool: asyncpg.Pool, table: str, key: str, expiry: str) -> int:
+    """Delete the rows of `table` whose `expiry` column is past, in batches of 10,000 (no
+    long lock, however many there are); return how many."""
+    batch, deleted = 10_000, 0
+    with translated(table):
+        while True:
+            status = await pool.execute(
+                f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
+                f"WHERE {expiry} < now() ORDER BY {expiry} LIMIT $1)",
+                batch,
+            )
+            count = int(status.split()[-1])
+            deleted += count
+            if count < batch:
+                return deleted
+
+
 def _migrations() -> list[tuple[int, str, str]]:
     folder = resources.files("service.store") / "migrations"
     found = []

@@ -19,6 +19,14 @@ instead writes a marker: its tokens issued up to that second are refused.
 
     <prefix>idx:o:<realm>:<subject>    -> sorted set {family: expiry}  TTL the longest lifetime
     <prefix>rc:<client_id>             -> unix second of the revocation TTL the longest lifetime
+    <prefix>gen:o:<realm>:<subject>    -> the owner's token generation TTL the longest lifetime
+
+A login in flight while its owner or client is revoked must not slip through: an owner-wide
+revocation first bumps the owner's generation (Postgres, then the marker above), then scans
+the index. A login records its tokens (index entry first), then reads both markers. Either
+its index entry was there before the scan, which revokes it, or it reads the new marker and
+revokes itself. Postgres keeps every revocation too (see service/oauth/revocations.py), so
+a Redis that comes back from an older copy brings back no refresh.
 """
 
 from __future__ import annotations
@@ -78,6 +86,12 @@ class TokenRecord:
     ttl: int
 
 
+class Recorded(enum.Enum):
+    ISSUED = "issued"
+    OWNER_REVOKED = "owner revoked"  # the owner's tokens were revoked while it logged in
+    CLIENT_REVOKED = "client revoked"  # the client's tokens were revoked while it logged in
+
+
 class Rotation(enum.Enum):
     ROTATED = 1  # the presented refresh token was current: a new pair replaced it
     UNKNOWN = 0  # no live family: expired, revoked, or never issued
@@ -107,6 +121,17 @@ return redis.call('DEL', KEYS[1], ARGV[1] .. access)
 """
 
 
+# KEYS: the owner's generation marker. ARGV: the new generation, TTL. Generations only grow,
+# whatever order two commands' writes arrive in.
+_RAISE_GENERATION = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > current then
+  return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
+
+
 # KEYS: the token's record, its client's revocation marker. ARGV: "1" for a refresh token,
 # its jti, its iat. Single Redis only: on a Cluster the two keys may live on two nodes.
 _USABLE = """
@@ -123,23 +148,30 @@ return redis.call('EXISTS', KEYS[1])
 
 @dataclass(frozen=True)
 class Owner:
-    """Whose tokens a family holds. Visitors are not indexed: a guest login is one family."""
+    """Whose tokens a family holds. Visitors are not indexed: a guest login is one family.
+    `generation` is the owner's token generation the login read with its account (None:
+    a visitor, who has none)."""
 
     realm: str
     subject: str
     client_id: str
     indexed: bool = True
+    generation: int | None = None
 
 
 class TokenStore:
-    def __init__(self, redis: RedisClient, prefix: str, index_ttl: int) -> None:
+    def __init__(
+        self, redis: RedisClient, prefix: str, index_ttl: int, revocation_wait_ms: int = 0
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._index_ttl = index_ttl
         self._rotate = redis.register_script(_ROTATE)
         self._revoke_family = redis.register_script(_REVOKE_FAMILY)
+        self._raise_generation = redis.register_script(_RAISE_GENERATION)
         self._usable = redis.register_script(_USABLE)
         self._cluster = isinstance(redis, RedisCluster)
+        self._replicas = _Replicas(redis, revocation_wait_ms)
 
     def _queue(self, pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
         """Queue a script as a plain EVALSHA: redis-py would otherwise send SCRIPT EXISTS
@@ -150,26 +182,32 @@ class TokenStore:
         else:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
 
-    async def _execute(self, queue: Callable[[Any], None]) -> list[Any]:
+    async def _execute(self, queue: Callable[[Any], None], *, durable: bool = False) -> list[Any]:
         """Run a pipeline built by `queue`; if Redis lost our scripts (a restart), load them
         and run it again (every queued command is idempotent). On a Cluster the commands
         go concurrently one by one instead: redis-py's async ClusterPipeline breaks when
         several run at once (a connection is closed under a concurrent send), and they
-        would be split per node anyway."""
+        would be split per node anyway. `durable` (a revocation): where the server has
+        replicas, the same connection then waits for one to have the writes (WAIT,
+        bounded), so a failover right after it does not undo the revocation."""
         if self._cluster:
             batch = _Batch()
             queue(batch)
             calls = (getattr(self._redis, name)(*args, **kw) for name, args, kw in batch.calls)
             return list(await asyncio.gather(*calls))
+        wait_ms = await self._replicas.wait_ms() if durable else 0
         for attempt in range(2):
             async with self._redis.pipeline(transaction=False) as pipe:
                 queue(pipe)
+                if wait_ms:
+                    pipe.execute_command("WAIT", 1, wait_ms)
                 try:
-                    return list(await pipe.execute())
+                    results = list(await pipe.execute())
+                    return results[:-1] if wait_ms else results
                 except NoScriptError:
                     if attempt:
                         raise
-            for script in (self._rotate, self._revoke_family):
+            for script in (self._rotate, self._revoke_family, self._raise_generation):
                 await self._redis.script_load(script.script)
         raise AssertionError("unreachable")
 
@@ -188,6 +226,9 @@ class TokenStore:
     def client_marker(self, client_id: str) -> str:
         return f"{self._prefix}rc:{client_id}"
 
+    def owner_marker(self, realm: str, subject: str) -> str:
+        return f"{self._prefix}gen:o:{realm}:{subject}"
+
     def _index(self, pipe: Any, owner: Owner, family: str, ttl: int) -> None:
         if not owner.indexed:
             return
@@ -196,19 +237,49 @@ class TokenStore:
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.expire(key, self._index_ttl)
 
-    async def record(self, owner: Owner, access: TokenRecord, refresh: TokenRecord | None) -> None:
-        """Index the family, then record the tokens; issued only if all of it succeeded.
-        (No MULTI: the index lives in another Cluster slot than the family.)"""
+    async def record(
+        self,
+        owner: Owner,
+        access: TokenRecord,
+        refresh: TokenRecord | None,
+        started: float | None = None,
+    ) -> Recorded:
+        """Index the family, record the tokens, then read the owner's and the client's
+        revocation markers: a login whose owner was revoked since it read its generation,
+        or whose client was revoked since `started` (when the request began, before it
+        authenticated the client), revokes what it just recorded. Issued only if all of it
+        succeeded. (No MULTI: the index lives in another Cluster slot than the family.)"""
         family_value = f"{refresh.jti if refresh else '-'} {access.jti}"
         family_ttl = refresh.ttl if refresh else access.ttl
+        owner_marker = self.owner_marker(owner.realm, owner.subject)
 
-        def queue(pipe: Any) -> None:
+        def write(pipe: Any) -> None:
             self._index(pipe, owner, access.family, family_ttl)
             pipe.set(self.access_key(access.family, access.jti), b"1", ex=access.ttl)
             pipe.set(self.family_key(access.family), family_value, ex=family_ttl)
 
+        def read(pipe: Any) -> None:
+            pipe.get(owner_marker)
+            pipe.get(self.client_marker(owner.client_id))
+
+        def both(pipe: Any) -> None:
+            write(pipe)
+            read(pipe)
+
         with translated("redis"):
-            await self._execute(queue)
+            if self._cluster:  # concurrent commands: the reads must wait for the writes
+                await self._execute(write)
+                generation, client_revoked = await self._execute(read)
+            else:  # one connection runs a pipeline in order: one round trip
+                generation, client_revoked = (await self._execute(both))[-2:]
+        outcome = Recorded.ISSUED
+        if owner.generation is not None and int(generation or -1) > owner.generation:
+            outcome = Recorded.OWNER_REVOKED
+        if started is not None and int(started) <= int(client_revoked or -1):
+            outcome = Recorded.CLIENT_REVOKED
+        if outcome is not Recorded.ISSUED:
+            await self.revoke_family(access.family)
+        return outcome
 
     async def rotate(
         self,
@@ -274,44 +345,87 @@ class TokenStore:
 
     async def revoke_access(self, family: str, jti: str) -> bool:
         with translated("redis"):
-            return bool(await self._redis.delete(self.access_key(family, jti)))
+            [deleted] = await self._execute(
+                lambda pipe: pipe.delete(self.access_key(family, jti)), durable=True
+            )
+        return bool(deleted)
+
+    def _queue_revoke_family(self, pipe: Any, family: str) -> None:
+        self._queue(
+            pipe,
+            self._revoke_family,
+            keys=[self.family_key(family)],
+            args=[self._access_prefix(family)],
+        )
 
     async def revoke_family(self, family: str) -> bool:
         """Revoke every live token of the family (one round trip, whatever its history)."""
         with translated("redis"):
-            deleted = await self._revoke_family(
-                keys=[self.family_key(family)], args=[self._access_prefix(family)]
+            [deleted] = await self._execute(
+                lambda pipe: self._queue_revoke_family(pipe, family), durable=True
             )
         return bool(deleted)
 
-    async def revoke_owner(self, realm: str, subject: str) -> int:
-        """Revoke every live family of the owner; return how many were live."""
+    async def revoke_owner(self, realm: str, subject: str, generation: int | None = None) -> int:
+        """Revoke every live family of the owner; return how many were live. With the
+        owner's new `generation` (bumped in Postgres first), its marker is written before
+        the index is read, so a login in flight is either found or finds the marker."""
         index = self.owner_index(realm, subject)
         with translated("redis"):
+            if generation is not None:
+                marker = [self.owner_marker(realm, subject)]
+                args = [generation, self._index_ttl]
+                await self._execute(
+                    lambda pipe: self._queue(pipe, self._raise_generation, marker, args),
+                    durable=True,
+                )
             members = await self._redis.zrangebyscore(index, int(time.time()), "+inf")
             families = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
             def queue(pipe: Any) -> None:
                 for family in families:
-                    self._queue(
-                        pipe,
-                        self._revoke_family,
-                        keys=[self.family_key(family)],
-                        args=[self._access_prefix(family)],
-                    )
+                    self._queue_revoke_family(pipe, family)
                 pipe.delete(index)
 
-            results = await self._execute(queue)
+            results = await self._execute(queue, durable=True)
         return sum(1 for r in results[:-1] if r)
 
-    async def revoke_client(self, client_id: str, ahead: int = 0) -> int:
-        """Refuse every token the client was issued up to now (plus `ahead` seconds); return
-        that second. (Tokens issued later in the same second are refused too: a client
+    async def revoke_client(self, client_id: str, until: int | None = None) -> int:
+        """Refuse every token the client was issued up to the second `until` (default: now);
+        return it. (Tokens issued later in the same second are refused too: a client
         revocation is rare.)"""
-        until = int(time.time()) + ahead
+        until = int(time.time()) if until is None else until
         with translated("redis"):
-            await self._redis.set(self.client_marker(client_id), until, ex=self._index_ttl)
+            await self._execute(
+                lambda pipe: pipe.set(self.client_marker(client_id), until, ex=self._index_ttl),
+                durable=True,
+            )
         return until
+
+
+class _Replicas:
+    """Whether a revocation should wait for a replica: the server's connected replicas,
+    asked at most every REPLICAS_TTL seconds (revocations are rare; a replica attached
+    meanwhile is waited for from the next check on)."""
+
+    REPLICAS_TTL = 10.0
+
+    def __init__(self, redis: RedisClient, wait_ms: int) -> None:
+        self._redis = redis
+        self._wait_ms = wait_ms
+        self._checked_at = -self.REPLICAS_TTL
+        self._count = 0
+
+    async def wait_ms(self) -> int:
+        """How long to WAIT after a revocation's writes: 0 (not at all) without replicas."""
+        if not self._wait_ms or isinstance(self._redis, RedisCluster):
+            return 0
+        now = time.monotonic()
+        if now - self._checked_at >= self.REPLICAS_TTL:
+            info = await self._redis.info("replication")
+            self._count = int(info.get("connected_slaves", 0))
+            self._checked_at = now
+        return self._wait_ms if self._count else 0
 
 
 class _Batch:

@@ -7,10 +7,14 @@ from datetime import datetime
 
 import asyncpg
 
+from service.store.accounts import AccountRows
 from service.store.errors import translated
 from service.store.pg import find_login
 
-_COLUMNS = "id, username, email, first_name, last_name, password_hash, enabled, created_at"
+_COLUMNS = (
+    "id, username, email, first_name, last_name, password_hash, enabled, created_at, "
+    "token_generation"
+)
 
 
 @dataclass(frozen=True)
@@ -23,15 +27,16 @@ class User:
     password_hash: str
     enabled: bool
     created_at: datetime
+    token_generation: int = 0  # bumped by every revocation of all the user's tokens
 
 
 def _user(row: asyncpg.Record | None) -> User | None:
     return None if row is None else User(**dict(row))
 
 
-class UserRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+class UserRepository(AccountRows):
+    _TABLE = "users"
+    _SUBJECT = "username = $1"  # a back-office token's subject is the username
 
     async def find_for_login(self, login: str) -> User | None:
         return (await self.find_login(login))[0]
@@ -90,19 +95,25 @@ class UserRepository:
         return User(**dict(row))
 
     async def set_enabled(self, username: str, enabled: bool) -> User | None:
+        """Enable or disable the user; disabling also bumps its token generation."""
         with translated("users"):
             row = await self._pool.fetchrow(
-                "UPDATE users SET enabled = $2, updated_at = now() WHERE username = $1 "
-                f"RETURNING {_COLUMNS}",
+                "UPDATE users SET enabled = $2, updated_at = now(), "
+                "token_generation = token_generation + CASE WHEN $2 THEN 0 ELSE 1 END "
+                f"WHERE username = $1 RETURNING {_COLUMNS}",
                 username,
                 enabled,
             )
         return _user(row)
 
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+    async def set_password_hash(self, user_id: int, password_hash: str) -> int | None:
+        """The operator's new password: bumps the token generation; returns the new one."""
         with translated("users"):
-            await self._pool.execute(
-                "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+            generation: int | None = await self._pool.fetchval(
+                "UPDATE users SET password_hash = $2, updated_at = now(), "
+                "token_generation = token_generation + 1 WHERE id = $1 "
+                "RETURNING token_generation",
                 user_id,
                 password_hash,
             )
+        return generation

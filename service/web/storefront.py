@@ -13,7 +13,7 @@ from service.web.auth import bearer, forbidden
 
 @bearer("storefront")
 async def my_customer_user(request: web.Request, claims: Claims) -> web.Response:
-    if is_visitor(claims.subject):
+    if is_visitor(claims.realm, claims.subject):
         return forbidden("Visitors have no customer user; see customervisitors/mine.")
     customer = await request.app[CUSTOMERS].find_by_email(claims.subject)
     if customer is None:
@@ -37,7 +37,7 @@ async def my_customer_user(request: web.Request, claims: Claims) -> web.Response
 
 @bearer("storefront")
 async def my_visitor(request: web.Request, claims: Claims) -> web.Response:
-    if not is_visitor(claims.subject):
+    if not is_visitor(claims.realm, claims.subject):
         return forbidden("Only guest tokens have a customer visitor.")
     visitor = await request.app[VISITORS].get(claims.subject.removeprefix(VISITOR))
     if visitor is None:

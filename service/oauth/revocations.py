@@ -1,0 +1,38 @@
+"""Revoking one login (a family) so that it stays revoked: first where Postgres keeps it,
+then in Redis. A guest's login is its visitor row, so that row goes; another login's family
+is remembered until its last refresh token has expired. A Redis restored from an older copy
+may bring the family's records back, but its refresh reads Postgres and is refused."""
+
+from __future__ import annotations
+
+from service.oauth.owners import VISITOR, is_visitor
+from service.oauth.tokens import Claims
+from service.store.customers import VisitorRepository
+from service.store.revocations import RevocationRepository
+from service.store.tokens import TokenStore
+
+
+class Revocations:
+    def __init__(
+        self,
+        store: TokenStore,
+        families: RevocationRepository,
+        visitors: VisitorRepository,
+        lifetime: int,
+    ) -> None:
+        self._store = store
+        self._families = families
+        self._visitors = visitors
+        self._lifetime = lifetime  # the longest a refresh token of the family can live
+
+    async def remember(self, claims: Claims) -> None:
+        """Keep the login of `claims` revoked in Postgres."""
+        if is_visitor(claims.realm, claims.subject):
+            await self._visitors.delete(claims.subject.removeprefix(VISITOR))
+        else:
+            await self._families.revoke_family(claims.family, self._lifetime)
+
+    async def revoke_family(self, claims: Claims) -> bool:
+        """Revoke the login of `claims`; True if it had live tokens in Redis."""
+        await self.remember(claims)
+        return await self._store.revoke_family(claims.family)
