@@ -101,6 +101,24 @@ async def test_users_create_reads_the_password_from_stdin(config: Path, pool: as
     assert "Traceback" not in again.stderr
 
 
+async def test_users_create_refuses_a_visitor_name(config: Path, pool: asyncpg.Pool) -> None:
+    result = cli(
+        config,
+        "users",
+        "create",
+        "--username",
+        "visitor:0123456789abcdef0123",
+        "--email",
+        "v@example.com",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
+    assert result.returncode == 2
+    assert "--username: names starting with 'visitor:' are reserved" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert await pool.fetchval("SELECT count(*) FROM users") == 0
+
+
 def test_users_create_refuses_a_short_password(config: Path, pool: asyncpg.Pool) -> None:
     result = cli(
         config,

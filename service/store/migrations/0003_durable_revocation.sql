@@ -17,7 +17,7 @@ CREATE TABLE revoked_families (
 );
 CREATE INDEX revoked_families_until ON revoked_families (until);
 
--- "visitor:" subjects belong to storefront guests. NOT VALID: a row made before this
--- migration stays (it is a user, since the audience decides), but none can be added.
+-- "visitor:" subjects belong to storefront guests. (A database that has such a user stops
+-- here: rename it first, e.g. UPDATE users SET username = 'x-' || username WHERE ...)
 ALTER TABLE users ADD CONSTRAINT users_username_not_visitor
-    CHECK (username NOT LIKE 'visitor:%') NOT VALID;
+    CHECK (username NOT LIKE 'visitor:%');
