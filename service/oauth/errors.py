@@ -57,7 +57,23 @@ class InvalidGrant(OAuthError):
 
 
 class InvalidCredentials(InvalidGrant):
+    """A wrong password, or no such user: one answer for both."""
+
     message = "The user credentials were incorrect."
+
+
+class AccountDisabled(InvalidGrant):
+    """Told only after the right password, with league's generic text, as Oro answers."""
+
+    def __init__(self) -> None:
+        super().__init__(hint="Account is disabled.")
+
+
+class AccountLocked(InvalidGrant):
+    """Too many wrong passwords: refused whatever the password, with league's generic text."""
+
+    def __init__(self) -> None:
+        super().__init__(hint="Account is locked.")
 
 
 class UnsupportedGrantType(OAuthError):

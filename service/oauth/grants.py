@@ -120,13 +120,10 @@ class PasswordGrant:
         attempt = await self._guard.reserve(admission, login)
         try:
             grantee = await self._owners.authenticate(login, password)
-        except InvalidCredentials as exc:
-            if exc.hint is None:  # a wrong password: a counted failure
-                await self._guard.failed(admission, attempt)
-            else:  # the right password of a disabled account
-                await self._guard.release(attempt)
+        except InvalidCredentials:  # a wrong password: a counted failure
+            await self._guard.failed(admission, attempt)
             raise
-        except BaseException:
+        except BaseException:  # a disabled account's right password, or an error
             with contextlib.suppress(StoreError):  # the first error is the one to answer
                 await self._guard.release(attempt)
             raise
@@ -239,20 +236,12 @@ class TokenEndpoint:
         basic: tuple[str, str] | None,
         admission: Admission,
     ) -> tuple[Client, Issued]:
-        grant = self._grants.get(grant_type or "")
-        # A password login counts the request in its first brute-force call instead.
-        if not isinstance(grant, PasswordGrant):
-            await self._guard.admit(admission)
-        try:
-            if not grant_type:
-                raise InvalidRequest.parameter("grant_type")
-            if grant is None:
-                raise UnsupportedGrantType(
-                    hint="Check that all required parameters have been provided"
-                )
-            client = await self._clients.authenticate(credentials(params, basic), grant_type)
-            return client, await grant.respond(client, params, admission)
-        except (OAuthError, StoreError):
-            # Refused before it was counted: count it now (past the rate, the answer is 429).
-            await self._guard.admit(admission)
-            raise
+        # Counted first, whatever follows: past the rate, a caller costs no Postgres query.
+        await self._guard.admit(admission)
+        if not grant_type:
+            raise InvalidRequest.parameter("grant_type")
+        grant = self._grants.get(grant_type)
+        if grant is None:
+            raise UnsupportedGrantType(hint="Check that all required parameters have been provided")
+        client = await self._clients.authenticate(credentials(params, basic), grant_type)
+        return client, await grant.respond(client, params, admission)

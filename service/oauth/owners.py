@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from service.oauth.errors import InvalidClient, InvalidCredentials, InvalidGrant
+from service.oauth.errors import AccountDisabled, InvalidClient, InvalidCredentials, InvalidGrant
 from service.oauth.passwords import Passwords
 from service.oauth.tokens import Claims
 from service.store.clients import Client
@@ -23,7 +23,6 @@ from service.store.users import User, UserRepository
 GUEST = "guest"
 GUEST_AUDIENCE = "storefront"
 VISITOR = "visitor:"
-DISABLED = "Account is disabled."
 REVOKED = "Token has been revoked"
 
 
@@ -138,7 +137,7 @@ class Owners:
             raise InvalidCredentials()
         assert account is not None
         if not account.enabled:
-            raise InvalidCredentials(hint=DISABLED)
+            raise AccountDisabled()
         if self._passwords.needs_rehash(account.password_hash):
             new_hash = await self._passwords.hash(password)
             # Only over the hash just verified: an operator's new password set meanwhile stays.
@@ -156,7 +155,7 @@ class Owners:
         if account is None:
             raise InvalidClient()
         if not account.enabled:
-            raise InvalidGrant(hint=DISABLED)
+            raise AccountDisabled()
         return Grantee(account.subject, account.generation)
 
     async def abandon(self, grantee: Grantee) -> None:
@@ -169,7 +168,7 @@ class Owners:
         "Account is disabled." if that is what happened."""
         account = (await self.find(audience, grantee.subject)).account
         if account is not None and not account.enabled:
-            return InvalidCredentials(hint=DISABLED)
+            return AccountDisabled()
         return InvalidGrant(hint=REVOKED)
 
     async def check(self, audience: str, claims: Claims) -> None:
@@ -200,6 +199,6 @@ class Owners:
         ):
             raise InvalidGrant(hint=REVOKED)
         if not standing.enabled:
-            raise InvalidGrant(hint=DISABLED)
+            raise AccountDisabled()
         if claims.generation < standing.generation:
             raise InvalidGrant(hint=REVOKED)

@@ -1,8 +1,9 @@
 """Brute-force protection (RFC 6749 §4.3.2): a per-address request rate, a per-address rate
 of guest logins, wrong passwords counted per account and per address, and account lockout.
 
-A password is verified only after an attempt has been reserved in Redis (one script that
-also counts the request rate): whatever the concurrency, across all workers and instances,
+Every token request is counted in its address's rate first, before any Postgres query. A
+password is verified only after an attempt has been reserved in Redis (one script): whatever
+the concurrency, across all workers and instances,
 at most `max_account_failures` wrong passwords per account and `max_address_failures` per
 address are verified in a window."""
 
@@ -16,11 +17,10 @@ import time
 
 from service.config import ProtectionSettings
 from service.oauth.audit import Caller, audit
-from service.oauth.errors import InvalidGrant, TooManyRequests
+from service.oauth.errors import AccountLocked, TooManyRequests
 from service.oauth.owners import Login
 from service.store.limits import Attempt, Limits, LimitStore, Verdict
 
-LOCKED = "Account is locked."
 # How long an attempt waits for others on the same account or address to be verified
 # (each takes milliseconds) before it is answered 429.
 BUSY_WAIT = 2.0
@@ -52,8 +52,8 @@ def address_bucket(address: str, ipv6_prefix: int) -> str:
 
 
 class Admission:
-    """One token request's count in its address's request rate, made once: on its own, or
-    within the first Redis call of a password login (a round trip fewer)."""
+    """One token request's count in its address's request rate, made once: a guest login is
+    then counted in the guest rate alone."""
 
     def __init__(self, caller: Caller) -> None:
         self.caller = caller
@@ -93,21 +93,20 @@ class Guard:
                 raise TooManyRequests(wait)
 
     async def reserve(self, admission: Admission, login: Login) -> Attempt | None:
-        """Reserve a password check for this account and address, counting the request too;
-        429 if the address is at its limit, "Account is locked." if the account is. None if
-        failures are not counted at all."""
+        """Reserve a password check for this account and address; 429 if the address is at
+        its limit, "Account is locked." if the account is. None if failures are not counted
+        at all."""
         limits = self._failure_limits
         if not (limits.max_account_failures or limits.max_address_failures):
-            await self.admit(admission)
             return None
         attempt = Attempt(self._bucket(admission), account(login), secrets.token_hex(8))
         deadline, delay = time.monotonic() + BUSY_WAIT, 0.01
         while True:
-            verdict, wait = await self._limits.reserve(attempt, limits, self._rates(admission))
+            verdict, wait = await self._limits.reserve(attempt, limits)
             if verdict is Verdict.RESERVED:
                 return attempt
             if verdict is Verdict.LOCKED:
-                raise InvalidGrant(hint=LOCKED)
+                raise AccountLocked()
             if verdict is not Verdict.BUSY:
                 raise TooManyRequests(wait)
             # Other checks of this account or address may still turn out right: wait for them.

@@ -60,43 +60,39 @@ end
 
 _RATES = _HIT + "return rates(1, 1)\n"
 
-# KEYS: address failures, address pending, account failures, account pending, lock, then
-# the rates' keys. ARGV: now (ms), window (ms), max address failures, max account failures
-# (0: not counted), attempt id, then the rates' arguments.
-# Returns {verdict, seconds to wait}; see Verdict.
-_RESERVE = (
-    _HIT
-    + """
+# KEYS: address failures, address pending, account failures, account pending, lock.
+# ARGV: now (ms), window (ms), max address failures, max account failures (0: not counted),
+# attempt id. Returns {verdict, seconds to wait}; see Verdict.
+# An attempt still pending after 60 s was orphaned (its process died mid-check: a
+# check takes milliseconds, seconds when queued): it stops holding a slot of the limit.
+_RESERVE = """
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local address_max, account_max = tonumber(ARGV[3]), tonumber(ARGV[4])
-local wait = rates(6, 6)
-if wait > 0 then
-  return {1, wait}
-end
-local function count(key)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local function count(key, horizon)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - horizon)
   return redis.call('ZCARD', key)
 end
+local pending = math.min(window, 60000)
 -- Failures alone at the limit refuse; failures and attempts still being verified at the
 -- limit make the caller wait for those to end.
 local busy = false
 if address_max > 0 then
-  local failed = count(KEYS[1])
+  local failed = count(KEYS[1], window)
   if failed >= address_max then
     local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
     return {2, math.max(1, math.ceil((tonumber(oldest[2]) + window - now) / 1000))}
   end
-  busy = failed + count(KEYS[2]) >= address_max
+  busy = failed + count(KEYS[2], pending) >= address_max
 end
 if account_max > 0 then
   if redis.call('EXISTS', KEYS[5]) == 1 then
     return {3, 0}
   end
-  local failed = count(KEYS[3])
+  local failed = count(KEYS[3], window)
   if failed >= account_max then
     return {3, 0}
   end
-  busy = busy or failed + count(KEYS[4]) >= account_max
+  busy = busy or failed + count(KEYS[4], pending) >= account_max
 end
 if busy then
   return {4, 0}
@@ -109,7 +105,6 @@ for i, max in ipairs({address_max, account_max}) do
 end
 return {0, 0}
 """
-)
 
 # KEYS as _RESERVE's first five. ARGV: now (ms), window (ms), max address failures, max
 # account failures, lock seconds, attempt id. The attempt becomes a failure; returns 1 if
@@ -148,7 +143,6 @@ return 0
 
 class Verdict(enum.IntEnum):
     RESERVED = 0
-    RATE_LIMITED = 1  # a request rate is at its limit
     ADDRESS_LIMITED = 2  # the address's failures are at their limit
     LOCKED = 3  # the account is locked, or its failures are at their limit
     BUSY = 4  # at a limit counting the attempts still being verified: ask again soon
@@ -215,16 +209,12 @@ class LimitStore:
         with translated("redis"):
             return int(await self._rates(keys=keys, args=args))
 
-    async def reserve(
-        self, attempt: Attempt, limits: Limits, rates: Sequence[tuple[str, int]] = ()
-    ) -> tuple[Verdict, int]:
-        """Count the request in `rates`, then reserve the attempt against its address and
-        account if neither is at its limit; the verdict and, if refused, seconds to wait."""
-        rate_keys, rate_args = self._rate_args(attempt.bucket, rates)
+    async def reserve(self, attempt: Attempt, limits: Limits) -> tuple[Verdict, int]:
+        """Reserve the attempt against its address and account if neither is at its limit;
+        the verdict and, if refused, seconds to wait."""
         with translated("redis"):
             verdict, wait = await self._reserve(
-                keys=self._attempt_keys(attempt) + rate_keys,
-                args=[*_window_args(limits), attempt.id, *rate_args],
+                keys=self._attempt_keys(attempt), args=[*_window_args(limits), attempt.id]
             )
         return Verdict(int(verdict)), int(wait)
 

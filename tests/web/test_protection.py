@@ -16,6 +16,7 @@ from service import admin
 from service.app import create_app
 from service.config import Settings, replace
 from tests.conftest import Factory, Seeded, bearer, login, password_grant
+from tests.web.test_metrics import scrape, value
 
 
 async def attempt(client: TestClient[Any, Any], seeded: Seeded, **kwargs: Any) -> Any:
@@ -346,3 +347,22 @@ async def test_guest_logins_have_their_own_per_address_limit(
     )
     assert customer.status == 200
     assert (await attempt(client, shop, username="guest", password="guest", headers=elsewhere)).ok
+
+
+async def test_past_the_rate_a_password_grant_costs_no_postgres_query(
+    aiohttp_client: Any, settings: Settings, seeded: Seeded
+) -> None:
+    """The rate is counted before the client and the account are looked up: a flood of
+    made-up clients and names stops at Redis."""
+    client = await limited(aiohttp_client, settings, requests_per_minute=2)
+    for _ in range(2):
+        assert (await attempt(client, seeded)).status == 200
+    before = await scrape(client)
+    for n in range(5):
+        made_up = {**login(seeded, username=f"nobody-{n}"), "client_id": f"made-up-{n}"}
+        assert (await client.post("/oauth2-token", json=made_up)).status == 429
+    after = await scrape(client)
+    for table in ("oauth_clients", "users"):
+        labels = {"table": table, "outcome": "ok"}
+        counted = value(after, "oauth_postgres_seconds_count", **labels)
+        assert counted == value(before, "oauth_postgres_seconds_count", **labels)
