@@ -38,7 +38,17 @@ from service.store.tokens import TokenStore, create_redis
 from service.store.topology import RedisClient
 from service.store.topology import close as close_redis
 from service.store.users import UserRepository
-from service.web import api, health, lifecycle, metrics, middleware, openapi, storefront, token
+from service.web import (
+    admission,
+    api,
+    health,
+    lifecycle,
+    metrics,
+    middleware,
+    openapi,
+    storefront,
+    token,
+)
 from service.web.appkeys import (
     BEARER,
     CLIENTS,
@@ -181,6 +191,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(freeze_heap)  # after the cleanup contexts have set everything up
     app.on_response_prepare.append(token.add_cors_headers)
     middleware.setup(app)
+    admission.setup(app)
     metrics.setup(app)
     app.add_routes(health.routes())
     app.add_routes(token.routes())

@@ -23,6 +23,10 @@ ENV_OVERRIDES = {
 # Overrides of list-valued keys: comma-separated.
 ENV_LISTS = frozenset({"SERVICE_TRUSTED_PROXIES"})
 EMBEDDED = "embedded"
+# Connections per node of the Redis Cluster client, which fails a command rather than wait
+# for one; requests in flight per worker stay below it by this much (health checks).
+CLUSTER_CONNECTIONS = 1024
+CLUSTER_HEADROOM = CLUSTER_CONNECTIONS - 24
 
 
 class ConfigError(Exception):
@@ -36,6 +40,9 @@ class ServerSettings:
     workers: int = 0
     max_body_bytes: int = 65536
     var_dir: str = "var"
+    max_requests_in_flight: int = 256
+    max_requests_in_flight_per_address: int = 32
+    queue_timeout: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class RedisSettings:
     sentinels: tuple[str, ...] = ()
     sentinel_master: str = "mymaster"
     revocation_wait_ms: int = 200
+    max_connections: int = 64
+    pool_timeout: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -183,6 +192,10 @@ def _validate(s: Settings) -> None:
     positive = {
         "server.port": s.server.port,
         "server.max_body_bytes": s.server.max_body_bytes,
+        "server.max_requests_in_flight": s.server.max_requests_in_flight,
+        "server.max_requests_in_flight_per_address": s.server.max_requests_in_flight_per_address,
+        "redis.max_connections": s.redis.max_connections,
+        "redis.pool_timeout": s.redis.pool_timeout,
         "database.pool_min_size": s.database.pool_min_size,
         "database.pool_max_size": s.database.pool_max_size,
         "tokens.access_token_lifetime": s.tokens.access_token_lifetime,
@@ -201,6 +214,7 @@ def _validate(s: Settings) -> None:
         "tokens.key_activation_delay": s.tokens.key_activation_delay,
         "tokens.keys_reload_interval": s.tokens.keys_reload_interval,
         "redis.revocation_wait_ms": s.redis.revocation_wait_ms,
+        "server.queue_timeout": s.server.queue_timeout,
     }
     for key, value in not_negative.items():
         if value < 0:
@@ -234,6 +248,16 @@ def _validate(s: Settings) -> None:
         raise ConfigError("metrics.token: no spaces around it and no control characters")
     if s.server.workers < 0:
         raise ConfigError("server.workers: must be 0 (one per CPU) or positive")
+    if s.server.max_requests_in_flight_per_address > s.server.max_requests_in_flight:
+        raise ConfigError(
+            "server.max_requests_in_flight_per_address: larger than server.max_requests_in_flight"
+        )
+    if s.redis.mode == "cluster" and s.server.max_requests_in_flight > CLUSTER_HEADROOM:
+        # The Cluster client cannot wait for a connection: keep what one worker can ask of a
+        # node at once below its per-node pool (CLUSTER_CONNECTIONS).
+        raise ConfigError(
+            f"server.max_requests_in_flight: at most {CLUSTER_HEADROOM} with redis.mode cluster"
+        )
     if s.database.pool_min_size > s.database.pool_max_size:
         raise ConfigError("database.pool_min_size: larger than database.pool_max_size")
     if s.password_hashing.memory_cost < 8 * s.password_hashing.parallelism:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -46,3 +48,47 @@ def setup(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class Throttled:
+    """A warning that may come with every request (a store down, requests turned away under
+    overload): the first line of a kind goes out at once, the next ones of the same text
+    within `every` seconds are only counted and then logged as one line with their count.
+    Otherwise a flood of requests is also a flood of log lines."""
+
+    MAX_KINDS = 256  # distinct texts held back at once; past it, lines go out as they come
+
+    def __init__(self, logger: logging.Logger, every: float = 10.0) -> None:
+        self._log, self._every = logger, every
+        self._last: dict[str, float] = {}  # text -> when its last line went out
+        self._held: dict[str, int] = {}  # text -> lines counted since
+
+    def warning(self, message: str, *args: object) -> None:
+        text = message % args if args else message
+        now = time.monotonic()
+        if len(self._last) > self.MAX_KINDS:
+            self._forget(now)
+        last = self._last.get(text)
+        if last is None or now - last >= self._every:
+            self._flush(text)  # a flush whose timer was lost with its event loop
+            self._last[text] = now
+            self._log.warning("%s", text)
+            return
+        if text not in self._held and len(self._held) >= self.MAX_KINDS:
+            self._log.warning("%s", text)
+            return
+        self._held[text] = self._held.get(text, 0) + 1
+        if self._held[text] == 1:
+            with contextlib.suppress(RuntimeError):  # no event loop: the next line flushes
+                asyncio.get_running_loop().call_later(last + self._every - now, self._flush, text)
+
+    def _flush(self, text: str) -> None:
+        count = self._held.pop(text, 0)
+        if count:
+            self._last[text] = time.monotonic()
+            self._log.warning("%s (%d more in the last %.0f s)", text, count, self._every)
+
+    def _forget(self, now: float) -> None:
+        for text, last in list(self._last.items()):
+            if now - last >= self._every and text not in self._held:
+                del self._last[text]

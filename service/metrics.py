@@ -45,6 +45,12 @@ GRANTS = Counter(
     "Token endpoint requests by grant type and outcome (issued, or the OAuth error code).",
     ["grant_type", "outcome"],
 )
+REFUSED = Counter(
+    "oauth_requests_refused",
+    "Requests turned away unanswered under overload: their address over its share of a "
+    "worker (reason address, 429) or the worker full (reason worker, 503).",
+    ["reason"],
+)
 PASSWORD_HASH_SECONDS = Histogram(
     "oauth_password_hash_seconds",
     "argon2id time per hash or verify, on the hashing thread (queueing not included).",

@@ -7,13 +7,19 @@ from typing import Any, TypeAlias
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import BlockingConnectionPool, parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
-from service.config import RedisSettings
+from service.config import CLUSTER_CONNECTIONS, RedisSettings
 
 # Every store takes either: both run the same commands, scripts and pipelines.
 RedisClient: TypeAlias = Redis | RedisCluster
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """The master's address from the sentinels (SentinelConnectionPool), and a full pool
+    waits for a connection (BlockingConnectionPool's get_connection and release), which
+    redis-py offers only apart."""
 
 
 def _sentinel_address(address: str) -> tuple[str, int]:
@@ -22,12 +28,20 @@ def _sentinel_address(address: str) -> tuple[str, int]:
 
 
 def connect(settings: RedisSettings, **options: Any) -> RedisClient:
-    """A client for settings.mode; `options` (timeouts, retry) apply to every connection."""
+    """A client for settings.mode; `options` (timeouts, retry) apply to every connection.
+
+    At most `max_connections`: a command that finds them all busy waits up to
+    `pool_timeout` for one, then fails as if Redis were down (redis-py's default pool
+    fails at once, and a burst of requests became a burst of 503s)."""
     if settings.mode == "cluster":
-        # The async cluster client fails a command outright (MaxConnectionsError) rather
-        # than wait once a node's pool is full; its default of 100 is below what one busy
-        # worker keeps in flight.
-        return RedisCluster.from_url(settings.url, max_connections=1024, **options)
+        # The async cluster client cannot wait: a node's full pool fails the command
+        # (MaxConnectionsError). Its pool is made larger than what a worker may have in
+        # flight (server.max_requests_in_flight, checked by config), so it does not fill.
+        return RedisCluster.from_url(settings.url, max_connections=CLUSTER_CONNECTIONS, **options)
+    pooling: dict[str, Any] = {
+        "max_connections": settings.max_connections,
+        "timeout": settings.pool_timeout,
+    }
     if settings.mode == "sentinel":
         # The URL gives only credentials, the database and TLS; the sentinels name the host.
         parsed = parse_url(settings.url)
@@ -41,9 +55,15 @@ def connect(settings: RedisSettings, **options: Any) -> RedisClient:
             sentinel_kwargs={k: v for k, v in options.items() if k.startswith("socket_")},
             **options,
         )
-        client: Redis = sentinel.master_for(settings.sentinel_master, **master)
+        client: Redis = sentinel.master_for(
+            settings.sentinel_master,
+            connection_pool_class=BlockingSentinelConnectionPool,
+            **master,
+            **pooling,
+        )
         return client
-    return Redis.from_url(settings.url, **options)
+    # from_pool: the client closes the pool with itself.
+    return Redis.from_pool(BlockingConnectionPool.from_url(settings.url, **options, **pooling))
 
 
 async def close(client: RedisClient) -> None:

@@ -9,12 +9,15 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from service.logs import Throttled
 from service.oauth.errors import InvalidRequest, OAuthError, TemporarilyUnavailable
 from service.store.errors import Invalid, StoreUnavailable
 from service.web import jsonapi
 from service.web.appkeys import SETTINGS
 
 log = logging.getLogger(__name__)
+# While a store is down every request would log it: a line per 10 s with a count instead.
+unavailable_log = Throttled(log)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -43,6 +46,14 @@ def _is_api(request: web.Request) -> bool:
     )
 
 
+def refusal(request: web.Request, exc: OAuthError) -> web.Response:
+    """A request turned away before any work (overload): a JSON:API error document on the
+    APIs, league's body elsewhere; the exception's headers (Retry-After) either way."""
+    if _is_api(request):
+        return jsonapi.error(exc.status, exc.error.replace("_", " "), exc.message, exc.headers)
+    return oauth_response(exc)
+
+
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
     reason = exc.reason
     headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")}
@@ -65,7 +76,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except OAuthError as exc:
         return oauth_response(exc)
     except StoreUnavailable as exc:
-        log.warning("dependency unavailable: %s", exc)
+        unavailable_log.warning("dependency unavailable: %s", exc)
         if _is_api(request):
             return jsonapi.error(503, "temporarily unavailable", "Try again later.")
         return oauth_response(TemporarilyUnavailable())
