@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, cpu, infra, memory, probes, procs, profile, wrk
+from bench import ceilings, cpu, infra, memory, probes, procs, profile, victim, wrk
 from bench.probes import ENDPOINT
 from bench.report import Row
 from service.config import Settings
@@ -28,6 +28,7 @@ WORKERS = 2
 REFRESH_HEADROOM = 2.0
 MIN_POOL = 500
 NO_WRK = "skipped: wrk is not installed"
+FLOOD_CONNECTIONS = 400  # issue 11: one address this wide made a third of others' calls fail
 
 Judge = Callable[[wrk.Result], bool | None]
 
@@ -309,6 +310,8 @@ class Bench:
                 args=introspect, headers=(FORM_BODY, f"Authorization: {probes.basic(backoffice)}")
             ),
         )
+        # Last of the loads: requests the flood leaves queued drain within seconds after it.
+        self.login_flood(login, api.args["path"], found.access_token)
 
     def api_under_password_load(self, password: wrk.Load, api: wrk.Load) -> None:
         """API latency while password grants keep every core hashing. The API load is paced
@@ -338,6 +341,47 @@ class Bench:
         row.data["password_grants"] = beside.as_dict()
         if beside.errors:
             row.failed = f"password grants beside it: {beside.errors} errors"
+        self.rows.append(row)
+
+    def login_flood(self, login: dict[str, str], api_path: str, token: str) -> None:
+        """Password grants on FLOOD_CONNECTIONS connections from one address (wrk, from
+        127.0.0.1) and, in the same run, a victim on another address (bench.victim) calling
+        the API and logging in. The row is the victim's: its success rate and latency."""
+        name = f"login flood ({FLOOD_CONNECTIONS} conn, 1 address): the victim"
+        target = "victim ≥ 99 % ok"
+        if not self.have_wrk:
+            self.rows.append(Row.not_run(name, NO_WRK, target))
+            return
+        # The flood runs from before the victim starts until after it ends.
+        flood = self.post(login, connections=FLOOD_CONNECTIONS, seconds=self.plan.seconds + 1)
+        split = cpu.Split.start(self.service_pid)
+        flooding = wrk.start(flood)
+        try:
+            hit = victim.run(self.base, self.plan.seconds, 0.5, api_path, token, login)
+        finally:
+            flooded = wrk.finish(flooding)
+        self.issued(flooded, 2)
+        self.live_tokens += 2 * hit.logins_ok
+        row = Row(
+            name=name,
+            value=f"{hit.requests / hit.seconds:,.0f}",
+            p50_ms=victim.percentile(hit.latencies_ms, "p50"),
+            p99_ms=victim.percentile(hit.latencies_ms, "p99"),
+            errors=hit.requests - hit.ok,
+            target=target,
+            met=hit.success >= 0.99,
+            data={"victim": hit.as_dict(), "flood": flooded.as_dict()},
+        )
+        row.cores(split.cores())
+        statuses = ", ".join(f"{k}: {v:,}" for k, v in sorted(hit.statuses.items()))
+        row.note += (
+            f"; victim from {victim.ADDRESS}: {hit.ok:,} of {hit.requests:,} ok "
+            f"({hit.success:.2%}; {statuses}), its logins p99 "
+            f"{victim.percentile(hit.login_latencies_ms, 'p99'):.0f} ms; flood "
+            f"{flooded.rps:,.0f}/s answered, {flooded.errors:,} not 2xx {flooded.error_detail}"
+        )
+        if not hit.requests:
+            row.failed = "the victim made no request"
         self.rows.append(row)
 
     def refresh(self, storefront: infra.Client, guest: wrk.Result | None) -> None:

@@ -13,6 +13,9 @@ import asyncio
 import collections
 import enum
 
+# Requests one address may leave waiting, per slot of the worker: a bound on memory only.
+QUEUE_PER_SLOT = 4
+
 
 class Refused(enum.Enum):
     ADDRESS = "address"  # the address held its share for the whole wait
@@ -29,13 +32,13 @@ class Gate:
 
     async def enter(self, address: str) -> Refused | None:
         """None once the request holds a slot (give it back with leave()), else why not.
-        Waits at most `wait` seconds; an address already queueing `slots` requests is
-        refused at once (a bound on what one address can leave waiting)."""
+        Waits at most `wait` seconds; an address already queueing QUEUE_PER_SLOT x `slots`
+        requests is refused at once."""
         if address not in self._queues and self._free_for(address):
             self._take(address)
             return None
         queue = self._queues.get(address)
-        if self.wait <= 0 or (queue is not None and len(queue) >= self.slots):
+        if self.wait <= 0 or (queue is not None and len(queue) >= QUEUE_PER_SLOT * self.slots):
             return self._why(address)
         waiter = asyncio.get_running_loop().create_future()
         self._queues.setdefault(address, collections.deque()).append(waiter)
