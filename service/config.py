@@ -41,7 +41,7 @@ class ServerSettings:
     max_body_bytes: int = 65536
     var_dir: str = "var"
     max_requests_in_flight: int = 256
-    max_requests_in_flight_per_address: int = 16
+    max_requests_in_flight_per_address: int = 64
     queue_timeout: float = 2.0
 
 
