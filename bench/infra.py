@@ -175,10 +175,11 @@ def write_config(
     section("tokens").update(keys_dir=str(tmp / "keys"), issuer=f"http://127.0.0.1:{port}")
     # No periodic visitor cleanup in the middle of a measurement.
     section("maintenance").update(cleanup_interval=0)
-    if _has_key("protection", "requests_per_minute"):
-        # All of wrk's connections come from one address. Lifted, not turned off (0): the
-        # limiter still runs on every request, so its cost is measured.
-        section("protection").update(requests_per_minute=UNREACHABLE_RATE)
+    # All of wrk's connections come from one address. Lifted, not turned off (0): the
+    # limiters still run on every request, so their cost is measured.
+    for rate in ("requests_per_minute", "guest_logins_per_minute"):
+        if _has_key("protection", rate):
+            section("protection")[rate] = UNREACHABLE_RATE
     target.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return load(target, env={})
 
@@ -213,10 +214,11 @@ class Seed:
     user_id: int
     backoffice: Client  # password, refresh_token, client_credentials; owned by the user
     storefront: Client  # password (guests), refresh_token
+    victim: tuple[str, str]  # another back-office user (username, password): the flood's victim
 
 
 def prepare(cli: Cli, algorithm: str | None) -> Seed:
-    """Migrations, a key, a user, a customer user and two clients. Independent steps run
+    """Migrations, a key, two users, a customer user and two clients. Independent steps run
     side by side: each is a fresh interpreter, and its startup is most of its cost."""
     username, password = "u", secrets.token_urlsafe(12)
     keygen = ["keys", "generate", *(["--algorithm", algorithm] if algorithm else [])]
@@ -233,15 +235,20 @@ def prepare(cli: Cli, algorithm: str | None) -> Seed:
         other = secrets.token_urlsafe(12) + "\n"
         customer_made = pool.submit(cli, *customer, "--password-stdin", stdin=other)
         front = pool.submit(cli, *storefront)
+        victim = ("v", secrets.token_urlsafe(12))
+        victim_user = ["users", "create", "--username", victim[0], "--email", "v@example.com"]
+        victim_made = pool.submit(cli, *victim_user, "--password-stdin", stdin=victim[1] + "\n")
         user_id = int(user_made.result()["id"])
         back = cli(*backoffice)  # it names the user as its owner
         key_made.result()
         customer_made.result()
         front_client = front.result()
+        victim_made.result()
     return Seed(
         username=username,
         password=password,
         user_id=user_id,
         backoffice=Client(back["client_id"], back["client_secret"]),
         storefront=Client(front_client["client_id"], front_client["client_secret"]),
+        victim=victim,
     )

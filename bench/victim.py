@@ -62,17 +62,25 @@ def percentile(values: list[float], which: str) -> float:
     return round(ranked[max(rank, 0)], 2)
 
 
+class VictimError(Exception):
+    """The victim could not log in before the flood: nothing to measure."""
+
+
 async def _run(
-    base: str, seconds: float, delay: float, api_path: str, token: str, login: dict[str, str]
+    base: str, seconds: float, delay: float, api_path: str, login: dict[str, str]
 ) -> Outcome:
-    await asyncio.sleep(delay)  # until the flood is at full force
     outcome = Outcome(seconds)
     connector = aiohttp.TCPConnector(local_addr=(ADDRESS, 0))
-    headers = {"Authorization": f"Bearer {token}", "Accept": JSONAPI}
-    deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession(
         base, connector=connector, timeout=aiohttp.ClientTimeout(total=10)
     ) as session:
+        async with session.post(ENDPOINT, json=login) as response:
+            if response.status != 200:
+                raise VictimError(f"the victim's login: HTTP {response.status}")
+            token = (await response.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "Accept": JSONAPI}
+        await asyncio.sleep(delay)  # until the flood is at full force
+        deadline = time.monotonic() + seconds
 
         async def loop() -> None:
             n = 0
@@ -101,8 +109,7 @@ async def _run(
     return outcome
 
 
-def run(
-    base: str, seconds: float, delay: float, api_path: str, token: str, login: dict[str, str]
-) -> Outcome:
-    """Start after `delay` seconds, then call for `seconds` from ADDRESS."""
-    return asyncio.run(_run(base, seconds, delay, api_path, token, login))
+def run(base: str, seconds: float, delay: float, api_path: str, login: dict[str, str]) -> Outcome:
+    """Log in (as a user the flood does not use: logins of one account wait for each other),
+    wait `delay` seconds, then call for `seconds` from ADDRESS."""
+    return asyncio.run(_run(base, seconds, delay, api_path, login))
