@@ -32,6 +32,7 @@ from service.config import Settings, load
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+ACCOUNT_FAILURES = 1_000
 UNREACHABLE_RATE = 10**9  # requests per minute per address
 
 
@@ -180,6 +181,12 @@ def write_config(
     for rate in ("requests_per_minute", "guest_logins_per_minute"):
         if _has_key("protection", rate):
             section("protection")[rate] = UNREACHABLE_RATE
+    # The password row's connections all log in as one user, and an account's password
+    # checks in flight are bounded by its failure limit (each could be a wrong guess): a
+    # limit above the row's connections keeps them from queueing behind each other. The
+    # reservation still runs on every login, so its cost is measured.
+    if _has_key("protection", "max_account_failures"):
+        section("protection")["max_account_failures"] = ACCOUNT_FAILURES
     target.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return load(target, env={})
 
