@@ -19,6 +19,7 @@ from service.commands import CommandError, hash_password, postgres
 from service.config import Settings
 from service.oauth.audit import audit
 from service.oauth.clients import CACHE_SECONDS
+from service.oauth.model import Audience, Subject
 from service.oauth.owners import find_login
 from service.oauth.protection import account
 from service.store.clients import ClientRepository
@@ -66,14 +67,15 @@ async def revoke(
             generation = None if found is None else await users.revoke_tokens(found.id)
             if found is None or generation is None:
                 raise CommandError(f"--user: no user {user!r}")
-            families = await s.tokens.revoke_owner("backoffice", found.username, generation)
+            families = await s.tokens.revoke_owner(Subject.user(found.username), generation)
         elif customer_user is not None:
             customers = CustomerUserRepository(s.pool)
             customer = await customers.find_by_email(customer_user)
             generation = None if customer is None else await customers.revoke_tokens(customer.id)
             if customer is None or generation is None:
                 raise CommandError(f"--customer-user: no customer user {customer_user!r}")
-            families = await s.tokens.revoke_owner("storefront", customer.email, generation)
+            subject = Subject.customer_user(customer.email)
+            families = await s.tokens.revoke_owner(subject, generation)
         else:
             assert client is not None
             revoked_before = await _revoke_client(s, client, deactivate=False)
@@ -99,7 +101,7 @@ async def set_user_enabled(settings: Settings, username: str, enabled: bool) -> 
         revoked = 0
         if not enabled:
             revoked = await s.tokens.revoke_owner(
-                "backoffice", user.username, user.token_generation
+                Subject.user(user.username), user.token_generation
             )
     return {"username": username, "enabled": enabled, "revoked_logins": revoked}
 
@@ -114,7 +116,7 @@ async def set_user_password(settings: Settings, username: str, password: str) ->
         generation = await users.set_password_hash(user.id, password_hash)
         if generation is None:  # deleted meanwhile
             raise CommandError(f"--username: no user {username!r}")
-        revoked = await s.tokens.revoke_owner("backoffice", user.username, generation)
+        revoked = await s.tokens.revoke_owner(Subject.user(user.username), generation)
     return {"username": username, "revoked_logins": revoked}
 
 
@@ -122,9 +124,12 @@ async def unlock(settings: Settings, audience: str, login: str) -> dict[str, Any
     """Forget the failed logins of the account `login` names (by any spelling) and lift its
     lockout."""
     async with stores(settings) as s:
-        found = await find_login(
-            UserRepository(s.pool), CustomerUserRepository(s.pool), audience, login
+        accounts = (
+            UserRepository(s.pool)
+            if audience == Audience.BACKOFFICE
+            else CustomerUserRepository(s.pool)
         )
+        found = await find_login(accounts, login)
         unlocked = await LimitStore(s.redis, settings.redis.key_prefix).unlock(account(found))
     return {"account": login, "unlocked": unlocked}
 

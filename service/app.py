@@ -8,9 +8,11 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
 
 from service.config import Settings
+from service.oauth.accounts import AccountsView
 from service.oauth.bearer import BearerVerifier
 from service.oauth.clients import ClientAuthenticator
 from service.oauth.grants import (
@@ -31,6 +33,7 @@ from service.oauth.tokens import TokenCodec
 from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.errors import StoreError
+from service.store.health import ping_postgres, ping_redis
 from service.store.limits import LimitStore
 from service.store.pg import create_pool
 from service.store.revocations import RevocationRepository
@@ -50,23 +53,25 @@ from service.web import (
     token,
 )
 from service.web.appkeys import (
+    ACCOUNTS,
     BEARER,
     CLIENTS,
     CODEC,
-    CUSTOMERS,
     KEY_RELOADER,
-    PASSWORDS,
-    POOL,
-    REDIS,
+    PROBES,
     SETTINGS,
     TOKEN_ADMIN,
     TOKEN_ENDPOINT,
-    USERS,
-    VISITORS,
 )
 from service.web.errors import errors_middleware
 
 log = logging.getLogger(__name__)
+
+# The resources: the factory's own, handed to the web layer only as domain services.
+POOL = web.AppKey("pool", asyncpg.Pool)
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
+PASSWORDS = web.AppKey("passwords", Passwords)
+VISITORS = web.AppKey("visitors", VisitorRepository)
 
 
 async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -78,7 +83,8 @@ async def postgres_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[REDIS] = await create_redis(app[SETTINGS].redis, require=False)
+    app[REDIS] = redis = await create_redis(app[SETTINGS].redis, require=False)
+    app[PROBES] = {"postgres": lambda: ping_postgres(app[POOL]), "redis": lambda: ping_redis(redis)}
     try:
         yield
     finally:
@@ -112,11 +118,12 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     store = token_store(app[REDIS], settings)
     workers = settings.server.workers or os.cpu_count() or 1
     app[PASSWORDS] = passwords = Passwords(settings.password_hashing, workers)
-    app[USERS] = users = UserRepository(app[POOL])
-    app[CUSTOMERS] = customers = CustomerUserRepository(app[POOL])
+    users = UserRepository(app[POOL])
+    customers = CustomerUserRepository(app[POOL])
     app[VISITORS] = visitors = VisitorRepository(app[POOL])
+    app[ACCOUNTS] = AccountsView(users, customers, visitors)
     app[BEARER] = BearerVerifier(codec, store)
-    owners = Owners(users, customers, visitors, passwords, visitor_lifetime(settings))
+    owners = Owners((users, customers), visitors, passwords, visitor_lifetime(settings))
     guard = Guard(LimitStore(app[REDIS], settings.redis.key_prefix), settings.protection)
     app[CLIENTS] = clients = ClientAuthenticator(ClientRepository(app[POOL]))
     revocations = Revocations(

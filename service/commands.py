@@ -18,17 +18,17 @@ from service import embedded
 from service.config import EMBEDDED, Settings, replace
 from service.oauth import keys
 from service.oauth.clients import digest, new_client_id, new_secret
-from service.oauth.owners import VISITOR
+from service.oauth.entities import Client
+from service.oauth.model import VISITOR_PREFIX, Audience, GrantType
 from service.oauth.passwords import Passwords
 from service.store import pg
-from service.store.clients import Client, ClientRepository
+from service.store.clients import ClientRepository
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.errors import StoreError
 from service.store.revocations import RevocationRepository
 from service.store.users import UserRepository
 
 log = logging.getLogger(__name__)
-GRANTS = ("password", "refresh_token", "client_credentials")
 
 
 class CommandError(Exception):
@@ -118,9 +118,9 @@ async def postgres(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 async def create_user(
     settings: Settings, username: str, email: str, password: str, first: str, last: str
 ) -> dict[str, Any]:
-    if username.startswith(VISITOR):
+    if username.startswith(VISITOR_PREFIX):
         # A storefront guest's subject: tokens of such a user would pass for a guest's.
-        raise CommandError(f"--username: names starting with {VISITOR!r} are reserved")
+        raise CommandError(f"--username: names starting with {VISITOR_PREFIX!r} are reserved")
     password_hash = await hash_password(settings, password)
     async with postgres(settings) as pool:
         user = await UserRepository(pool).create(username, email, password_hash, first, last)
@@ -153,7 +153,7 @@ async def create_client(
     owner_email: str | None = None,
     can_introspect: bool = False,
 ) -> dict[str, Any]:
-    unknown = set(grants) - set(GRANTS)
+    unknown = set(grants) - set(GrantType)
     if unknown:
         raise CommandError(f"--grants: unknown {', '.join(sorted(unknown))}")
     secret = None if public else new_secret()
@@ -181,8 +181,8 @@ async def create_client(
                 client_id=new_client_id(),
                 secret_digest=None if secret is None else digest(secret),
                 name=name,
-                audience=audience,
-                grants=grants,
+                audience=Audience(audience),
+                grants=tuple(GrantType(g) for g in grants),
                 active=True,
                 confidential=not public,
                 owner_user_id=owner_id,

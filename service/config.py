@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from service.oauth.model import ALGORITHMS
+
 ENV_OVERRIDES = {
     "SERVICE_DATABASE_URL": ("database", "url"),
     "SERVICE_REDIS_URL": ("redis", "url"),
@@ -262,7 +264,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("database.pool_min_size: larger than database.pool_max_size")
     if s.password_hashing.memory_cost < 8 * s.password_hashing.parallelism:
         raise ConfigError("password_hashing.memory_cost: argon2 needs at least 8 KiB per lane")
-    if s.tokens.algorithm not in ("RS256", "ES256", "EdDSA"):
+    if s.tokens.algorithm not in ALGORITHMS:
         raise ConfigError(f"tokens.algorithm: unsupported {s.tokens.algorithm!r}")
     if not s.tokens.issuer:
         raise ConfigError("tokens.issuer: must not be empty")

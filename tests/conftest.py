@@ -27,11 +27,13 @@ from service.app import create_app
 from service.config import Settings, replace
 from service.oauth import keys
 from service.oauth.clients import digest, new_client_id, new_secret
+from service.oauth.entities import Client, CustomerUser, User
+from service.oauth.model import Audience, GrantType
 from service.oauth.passwords import Passwords
-from service.store.clients import Client, ClientRepository
-from service.store.customers import CustomerUser, CustomerUserRepository
+from service.store.clients import ClientRepository
+from service.store.customers import CustomerUserRepository
 from service.store.pg import migrate
-from service.store.users import User, UserRepository
+from service.store.users import UserRepository
 
 # Cheap argon2 parameters keep the suite fast; test_passwords checks the real defaults.
 FAST_HASHING = {"memory_cost": 1024, "time_cost": 1, "parallelism": 1, "threads": 2}
@@ -210,8 +212,8 @@ class Factory:
                 client_id=new_client_id(),
                 secret_digest=digest(secret) if secret else None,
                 name=f"{audience} client",
-                audience=audience,
-                grants=grants,
+                audience=Audience(audience),
+                grants=tuple(GrantType(g) for g in grants),
                 active=active,
                 confidential=confidential,
                 owner_user_id=owner_user_id,

@@ -23,7 +23,8 @@ from redis.asyncio import Redis
 from service import admin
 from service.app import create_app, token_store
 from service.config import Settings, replace
-from service.store.tokens import Owner, TokenRecord
+from service.oauth.model import Subject
+from service.oauth.ports import Owner, TokenRecord
 from tests.conftest import Seeded, claims_of, password_grant, refresh
 from tests.servers import _cli, _redis_server, free_ports, processes, redis_binaries, wait_until
 
@@ -171,7 +172,7 @@ async def test_a_revocation_waits_for_a_replica_within_a_bound(
     await asyncio.wait_for(linked(), 10)
     store = token_store(master, replace(settings, redis={"revocation_wait_ms": 1000}))
     access = TokenRecord("fam", "jti", 60)
-    await store.record(Owner("backoffice", "admin", "c"), access, TokenRecord("fam", "r", 60))
+    await store.record(Owner(Subject.user("admin"), "c"), access, TokenRecord("fam", "r", 60))
 
     assert await store.revoke_family("fam")
     stats = await master.info("commandstats")

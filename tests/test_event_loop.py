@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from service.app import create_app
+from service.app import PASSWORDS, create_app
 from service.config import Settings, replace
 from service.oauth.passwords import Passwords
-from service.web.appkeys import PASSWORDS
 from tests.conftest import Factory, login
 
 # Deliberately slow (about half a second per verify) so the window is wide.

@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from service.oauth.entities import Client
 from service.oauth.errors import InvalidClient, InvalidRequest
-from service.store.clients import Client, ClientRepository
+from service.oauth.model import GrantType
+from service.oauth.ports import Clients
 
 _NO_DIGEST = bytes(32)
 # An active client's row is reused for this long (every grant and introspection needs it,
@@ -59,9 +61,7 @@ def credentials(params: Mapping[str, str], basic: tuple[str, str] | None) -> Cli
 
 
 class ClientAuthenticator:
-    def __init__(
-        self, clients: ClientRepository, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, clients: Clients, clock: Callable[[], float] = time.monotonic) -> None:
         self._clients = clients
         self._clock = clock
         self._cache: dict[str, tuple[float, Client]] = {}
@@ -79,7 +79,7 @@ class ClientAuthenticator:
             self._cache[client_id] = (now, client)
         return client
 
-    async def authenticate(self, creds: ClientCredentials, grant_type: str | None) -> Client:
+    async def authenticate(self, creds: ClientCredentials, grant_type: GrantType | None) -> Client:
         """The client, if its credentials are right, it is active and (when a grant type is
         given) allowed that grant; else InvalidClient."""
         if not creds.client_id:

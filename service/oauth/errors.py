@@ -1,4 +1,5 @@
-"""One exception per RFC 6749 error code, with league/oauth2-server's messages."""
+"""One exception per RFC 6749 error code, with league/oauth2-server's messages; the errors
+any storage may raise; and `classify`, the one mapping of an error to what answers it."""
 
 from __future__ import annotations
 
@@ -96,6 +97,48 @@ class TooManyRequests(OAuthError):
     def __init__(self, retry_after: int) -> None:
         super().__init__()
         self.headers["Retry-After"] = str(retry_after)
+
+
+class InvalidValue(InvalidRequest):
+    """A value the store refused that got past the checks in front of it: still the
+    caller's input, so a 400 that names nothing."""
+
+
+class PayloadTooLarge(InvalidRequest):
+    """A body over the server's limit (413, league's shape, no hint)."""
+
+    status = 413
+    message = "Request Entity Too Large"
+
+
+class StoreError(Exception):
+    """A storage failure. Implementations of service.oauth.ports raise these, never their
+    driver's exceptions."""
+
+
+class StoreUnavailable(StoreError):
+    """Postgres or Redis cannot be reached (or answered too slowly)."""
+
+
+class Conflict(StoreError):
+    """A row with the same unique key exists."""
+
+
+class Invalid(StoreError):
+    """The database refused the values (a CHECK or foreign key constraint)."""
+
+
+def classify(exc: BaseException) -> OAuthError:
+    """The OAuth error that answers `exc`: its status, its body, and the outcome label that
+    metrics and the audit log count it under (`error`). Anything unexpected is a
+    server_error that reveals nothing."""
+    if isinstance(exc, OAuthError):
+        return exc
+    if isinstance(exc, StoreUnavailable):
+        return TemporarilyUnavailable()
+    if isinstance(exc, Invalid):
+        return InvalidValue()
+    return OAuthError()
 
 
 class InvalidToken(Exception):

@@ -10,21 +10,22 @@ from typing import Protocol
 
 from service.oauth.audit import Caller, audit
 from service.oauth.clients import ClientAuthenticator, credentials
+from service.oauth.entities import Client
 from service.oauth.errors import (
     InvalidCredentials,
     InvalidGrant,
     InvalidRequest,
     InvalidToken,
-    OAuthError,
+    StoreError,
     UnsupportedGrantType,
+    classify,
 )
-from service.oauth.owners import REVOKED, Grantee, Owners, is_visitor
+from service.oauth.model import GRANT_TYPES, GrantType
+from service.oauth.owners import REVOKED, Grantee, Owners
+from service.oauth.ports import Owner, Recorded, Rotation, TokenRecords
 from service.oauth.protection import Admission, Guard
 from service.oauth.revocations import Revocations
 from service.oauth.tokens import Issued, TokenCodec
-from service.store.clients import Client
-from service.store.errors import StoreError
-from service.store.tokens import Owner, Recorded, Rotation, TokenStore
 
 log = logging.getLogger(__name__)
 MAX_PARAM = 4096
@@ -38,24 +39,18 @@ def required(params: Mapping[str, str], name: str) -> str:
 
 
 class Grant(Protocol):
-    grant_type: str
+    grant_type: GrantType
 
     async def respond(
         self, client: Client, params: Mapping[str, str], admission: Admission
     ) -> Issued: ...
 
 
-def owner_of(client: Client, grantee: Grantee) -> Owner:
-    if grantee.visitor:
-        return Owner(client.audience, grantee.subject, client.client_id, indexed=False)
-    return Owner(client.audience, grantee.subject, client.client_id, generation=grantee.generation)
-
-
 class Issuer:
     """Issues a login's tokens: minted, then recorded; refused if the owner's or the
     client's tokens were revoked while the login was in flight."""
 
-    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenStore) -> None:
+    def __init__(self, owners: Owners, codec: TokenCodec, store: TokenRecords) -> None:
         self._owners = owners
         self._codec = codec
         self._store = store
@@ -67,13 +62,12 @@ class Issuer:
             issued = self._codec.mint(
                 client.client_id,
                 grantee.subject,
-                client.audience,
                 with_refresh=with_refresh,
                 generation=grantee.generation,
-                guest=grantee.visitor,
             )
+            owner = Owner(grantee.subject, client.client_id, grantee.generation)
             recorded = await self._store.record(
-                owner_of(client, grantee), issued.access, issued.refresh, caller.started
+                owner, issued.access, issued.refresh, caller.started
             )
         except BaseException:
             # Not recorded means not issued: leave no visitor row behind for it.
@@ -85,12 +79,12 @@ class Issuer:
         with contextlib.suppress(StoreError):
             await self._owners.abandon(grantee)
         if recorded is Recorded.OWNER_REVOKED:
-            raise await self._owners.revoked_meanwhile(client.audience, grantee)
+            raise await self._owners.revoked_meanwhile(grantee)
         raise InvalidGrant(hint=REVOKED)
 
 
 class PasswordGrant:
-    grant_type = "password"
+    grant_type = GrantType.PASSWORD
 
     def __init__(self, owners: Owners, issuer: Issuer, guard: Guard) -> None:
         self._owners = owners
@@ -107,7 +101,7 @@ class PasswordGrant:
         else:
             grantee = await self._authenticate(client, username, password, admission)
         # A refresh token only for clients allowed to use it.
-        with_refresh = RefreshTokenGrant.grant_type in client.grants
+        with_refresh = GrantType.REFRESH_TOKEN in client.grants
         return await self._issuer.issue(
             client, grantee, admission.caller, with_refresh=with_refresh
         )
@@ -132,10 +126,10 @@ class PasswordGrant:
 
 
 class RefreshTokenGrant:
-    grant_type = "refresh_token"
+    grant_type = GrantType.REFRESH_TOKEN
 
     def __init__(
-        self, owners: Owners, codec: TokenCodec, store: TokenStore, revocations: Revocations
+        self, owners: Owners, codec: TokenCodec, store: TokenRecords, revocations: Revocations
     ) -> None:
         self._owners = owners
         self._codec = codec
@@ -151,28 +145,22 @@ class RefreshTokenGrant:
             raise InvalidGrant(hint="Cannot decrypt the refresh token") from None
         if claims.client_id != client.client_id:
             raise InvalidGrant(hint="Token is not linked to client")
-        await self._owners.check(client.audience, claims)
-        guest = is_visitor(client.audience, claims.subject)
+        await self._owners.check(claims)
         issued = self._codec.mint(
             client.client_id,
             claims.subject,
-            client.audience,
             family=claims.family,
             scopes=claims.scopes,
             generation=claims.generation,
-            guest=guest,
         )
         assert issued.refresh is not None
-        owner = owner_of(client, Grantee(claims.subject, claims.generation, visitor=guest))
-        outcome = await self._store.rotate(
-            owner, claims.jti, claims.issued_at, issued.access, issued.refresh
-        )
+        outcome = await self._store.rotate(claims, issued.access, issued.refresh)
         if outcome is Rotation.REUSED:
             audit(
                 "token.reuse_detected",
                 admission.caller,
                 client_id=client.client_id,
-                subject=claims.subject,
+                subject=claims.subject.claim,
                 family=claims.family,
             )
             await self._revocations.remember(claims)  # a guest's visitor row goes too
@@ -184,7 +172,7 @@ class RefreshTokenGrant:
 class ClientCredentialsGrant:
     """The client acts as its owner (a back-office user or a customer user); no refresh."""
 
-    grant_type = "client_credentials"
+    grant_type = GrantType.CLIENT_CREDENTIALS
 
     def __init__(self, owners: Owners, issuer: Issuer) -> None:
         self._owners = owners
@@ -209,13 +197,14 @@ class TokenEndpoint:
         grant_type = params.get("grant_type")
         try:
             client, issued = await self._respond(grant_type, params, basic, Admission(caller))
-        except OAuthError as exc:
+        except Exception as exc:
+            refusal = classify(exc)
             audit(
                 "token.refused",
                 caller,
                 grant_type=(grant_type or "")[:64],
-                error=exc.error,
-                hint=exc.hint,
+                error=refusal.error,
+                hint=refusal.hint,
                 client_id=(params.get("client_id") or (basic or ("",))[0])[:128],
                 username=(params.get("username") or "")[:255] or None,
             )
@@ -225,7 +214,7 @@ class TokenEndpoint:
             caller,
             grant_type=grant_type,
             client_id=client.client_id,
-            subject=issued.subject,
+            subject=issued.subject.claim,
         )
         return issued
 
@@ -240,8 +229,8 @@ class TokenEndpoint:
         await self._guard.admit(admission)
         if not grant_type:
             raise InvalidRequest.parameter("grant_type")
-        grant = self._grants.get(grant_type)
+        grant = self._grants.get(GrantType(grant_type)) if grant_type in GRANT_TYPES else None
         if grant is None:
             raise UnsupportedGrantType(hint="Check that all required parameters have been provided")
-        client = await self._clients.authenticate(credentials(params, basic), grant_type)
+        client = await self._clients.authenticate(credentials(params, basic), grant.grant_type)
         return client, await grant.respond(client, params, admission)

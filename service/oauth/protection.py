@@ -19,7 +19,7 @@ from service.config import ProtectionSettings
 from service.oauth.audit import Caller, audit
 from service.oauth.errors import AccountLocked, TooManyRequests
 from service.oauth.owners import Login
-from service.store.limits import Attempt, Limits, LimitStore, Verdict
+from service.oauth.ports import Attempt, Counters, Limits, Verdict
 
 # How long an attempt waits for others on the same account or address to be verified
 # (each takes milliseconds) before it is answered 429.
@@ -61,7 +61,7 @@ class Admission:
 
 
 class Guard:
-    def __init__(self, limits: LimitStore, settings: ProtectionSettings) -> None:
+    def __init__(self, limits: Counters, settings: ProtectionSettings) -> None:
         self._limits = limits
         self._settings = settings
         s = settings

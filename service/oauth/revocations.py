@@ -5,19 +5,16 @@ may bring the family's records back, but its refresh reads Postgres and is refus
 
 from __future__ import annotations
 
-from service.oauth.owners import VISITOR, is_visitor
-from service.oauth.tokens import Claims
-from service.store.customers import VisitorRepository
-from service.store.revocations import RevocationRepository
-from service.store.tokens import TokenStore
+from service.oauth.model import Claims
+from service.oauth.ports import RevokedLogins, TokenRecords, Visitors
 
 
 class Revocations:
     def __init__(
         self,
-        store: TokenStore,
-        families: RevocationRepository,
-        visitors: VisitorRepository,
+        store: TokenRecords,
+        families: RevokedLogins,
+        visitors: Visitors,
         lifetime: int,
     ) -> None:
         self._store = store
@@ -27,8 +24,8 @@ class Revocations:
 
     async def remember(self, claims: Claims) -> None:
         """Keep the login of `claims` revoked in Postgres."""
-        if is_visitor(claims.realm, claims.subject):
-            await self._visitors.delete(claims.subject.removeprefix(VISITOR))
+        if claims.subject.is_visitor:
+            await self._visitors.delete(claims.subject.name)
         else:
             await self._families.revoke_family(claims.family, self._lifetime)
 

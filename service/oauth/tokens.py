@@ -16,11 +16,12 @@ from joserfc.errors import JoseError
 from service.config import TokenSettings
 from service.oauth.errors import InvalidToken
 from service.oauth.keys import KeyRing, algorithm
-from service.store.tokens import TokenRecord
+from service.oauth.model import Audience, Claims, Subject, TokenKind
+from service.oauth.ports import TokenRecord
 
-ACCESS_TYP = "at+jwt"  # RFC 9068
-REFRESH_TYP = "rt+jwt"
-REALMS = ("backoffice", "storefront")
+# The `typ` header of each kind of token.
+TYP = {TokenKind.ACCESS: "at+jwt", TokenKind.REFRESH: "rt+jwt"}  # at+jwt: RFC 9068
+KIND = {typ: kind for kind, typ in TYP.items()}
 # Verified tokens kept per process: a client presents the same bearer token many times, and
 # checking its RS256 signature and claims costs more than the rest of an API call.
 VERIFIED_CACHE_SIZE = 4096
@@ -33,29 +34,12 @@ def new_id() -> str:
 
 @dataclass(frozen=True)
 class Issued:
-    subject: str
+    subject: Subject
     access_token: str
     refresh_token: str | None
     expires_in: int
     access: TokenRecord
     refresh: TokenRecord | None
-
-
-@dataclass(frozen=True)
-class Claims:
-    """A verified token's claims that the service acts on."""
-
-    client_id: str
-    subject: str
-    realm: str
-    family: str
-    jti: str
-    scopes: tuple[str, ...]
-    issued_at: int
-    expires_at: int
-    # The owner's token generation at login (0 for guests, and for tokens from before
-    # generations): a refresh of a token older than the owner's is refused.
-    generation: int = 0
 
 
 class TokenCodec:
@@ -87,54 +71,53 @@ class TokenCodec:
         self._keys = keys
         self._keyset = keys.keyset
         self._algorithms = keys.algorithms
-        # token -> (typ, claims, nbf) for tokens whose signature verified with these keys.
+        # token -> (claims, nbf) for tokens whose signature verified with these keys.
         # Cleared with every key change, so a retired key's tokens stop verifying at once.
-        self._verified: dict[str, tuple[str, Claims, int]] = {}
+        self._verified: dict[str, tuple[Claims, int]] = {}
 
     def mint(
         self,
         client_id: str,
-        subject: str,
-        realm: str,
+        subject: Subject,
         *,
         family: str | None = None,
         scopes: tuple[str, ...] = (),
         with_refresh: bool = True,
         generation: int = 0,
-        guest: bool = False,
     ) -> Issued:
-        """A new pair (or only an access token); a guest's refresh token lives
-        `guest_refresh_token_lifetime`."""
+        """A new pair (or only an access token) for the subject's audience; a visitor's
+        refresh token lives `guest_refresh_token_lifetime`."""
         now = int(self._clock())
         family = family or new_id()
         access_life = self._settings.access_token_lifetime
         access = TokenRecord(family, new_id(), access_life)
-        sign = functools.partial(self._sign, client_id, subject, realm, scopes, generation, now)
-        access_token = sign(ACCESS_TYP, access)
+        sign = functools.partial(self._sign, client_id, subject, scopes, generation, now)
+        access_token = sign(TokenKind.ACCESS, access)
         refresh = refresh_token = None
         if with_refresh:
             settings = self._settings
             life = (
-                settings.guest_refresh_token_lifetime if guest else settings.refresh_token_lifetime
+                settings.guest_refresh_token_lifetime
+                if subject.is_visitor
+                else settings.refresh_token_lifetime
             )
             refresh = TokenRecord(family, new_id(), life)
-            refresh_token = sign(REFRESH_TYP, refresh)
+            refresh_token = sign(TokenKind.REFRESH, refresh)
         return Issued(subject, access_token, refresh_token, access_life, access, refresh)
 
     def _sign(
         self,
         client_id: str,
-        subject: str,
-        realm: str,
+        subject: Subject,
         scopes: tuple[str, ...],
         generation: int,
         now: int,
-        typ: str,
+        kind: TokenKind,
         record: TokenRecord,
     ) -> str:
         key = self._keys.signing_at(now)
         alg = algorithm(key)
-        header = {"alg": alg, "kid": key.kid, "typ": typ}
+        header = {"alg": alg, "kid": key.kid, "typ": TYP[kind]}
         claims = {
             "iss": self._settings.issuer,
             "aud": client_id,
@@ -142,38 +125,38 @@ class TokenCodec:
             "iat": now,
             "nbf": now,
             "exp": now + record.ttl,
-            "sub": subject,
+            "sub": subject.claim,
             "scopes": list(scopes),
             "fid": record.family,
-            "realm": realm,
+            "realm": subject.audience.value,  # the audience; its claim name predates the word
             "gen": generation,
         }
         return jwt.encode(header, claims, key, algorithms=[alg])
 
     def read_access(self, token: str) -> Claims:
-        return self._read(token, ACCESS_TYP)
+        return self._read(token, TokenKind.ACCESS)
 
     def read_refresh(self, token: str) -> Claims:
-        return self._read(token, REFRESH_TYP)
+        return self._read(token, TokenKind.REFRESH)
 
-    def read(self, token: str) -> tuple[str, Claims]:
-        """A token of either type, and its type (ACCESS_TYP or REFRESH_TYP)."""
-        typ, claims, not_before = self._verified_once(token)
-        return typ, self._in_time(claims, not_before)
+    def read(self, token: str) -> Claims:
+        """A token of either kind (`claims.kind` says which)."""
+        claims, not_before = self._verified_once(token)
+        return self._in_time(claims, not_before)
 
-    def _read(self, token: str, typ: str) -> Claims:
-        token_typ, claims, not_before = self._verified_once(token)
-        if token_typ != typ:
+    def _read(self, token: str, kind: TokenKind) -> Claims:
+        claims, not_before = self._verified_once(token)
+        if claims.kind is not kind:
             raise InvalidToken("wrong token type")
         return self._in_time(claims, not_before)
 
-    def _verified_once(self, token: str) -> tuple[str, Claims, int]:
+    def _verified_once(self, token: str) -> tuple[Claims, int]:
         verified = self._verified.get(token)
         if verified is None:
             verified = self._verify(token)
             # A refresh token is good for one use: caching it would only push out access
             # tokens, which come back with every API call.
-            if verified[0] == ACCESS_TYP:
+            if verified[0].kind is TokenKind.ACCESS:
                 if len(self._verified) >= VERIFIED_CACHE_SIZE:
                     del self._verified[next(iter(self._verified))]  # the oldest entry
                 self._verified[token] = verified
@@ -186,7 +169,7 @@ class TokenCodec:
             raise InvalidToken("expired or not yet valid")
         return claims
 
-    def _verify(self, token: str) -> tuple[str, Claims, int]:
+    def _verify(self, token: str) -> tuple[Claims, int]:
         """Signature and shape: the costly part, done once per token string."""
         if not token or len(token) > 8192:
             raise InvalidToken("empty or oversized")
@@ -195,7 +178,8 @@ class TokenCodec:
         except (JoseError, ValueError, TypeError, KeyError, IndexError) as exc:
             raise InvalidToken(f"undecodable: {type(exc).__name__}") from None
         typ = decoded.header.get("typ")
-        if typ not in (ACCESS_TYP, REFRESH_TYP):
+        kind = KIND.get(typ) if isinstance(typ, str) else None
+        if kind is None:
             raise InvalidToken("wrong token type")
         claims: dict[str, Any] = decoded.claims
         try:
@@ -208,15 +192,15 @@ class TokenCodec:
         scopes = claims.get("scopes")
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise InvalidToken("bad scopes")
-        if claims["realm"] not in REALMS:
+        if claims["realm"] not in tuple(Audience):
             raise InvalidToken("bad realm")
         generation = claims.get("gen", 0)
         if type(generation) is not int:
             raise InvalidToken("bad generation")
         verified = Claims(
+            kind=kind,
             client_id=claims["aud"],
-            subject=claims["sub"],
-            realm=claims["realm"],
+            subject=Subject.from_claim(Audience(claims["realm"]), claims["sub"]),
             family=claims["fid"],
             jti=claims["jti"],
             scopes=tuple(scopes),
@@ -224,4 +208,4 @@ class TokenCodec:
             expires_at=int(claims["exp"]),
             generation=generation,
         )
-        return str(typ), verified, int(claims["nbf"])
+        return verified, int(claims["nbf"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncpg
 
+from service.oauth.entities import Client
+from service.oauth.model import Audience, GrantType
 from service.store.errors import translated
 
 _COLUMNS = (
@@ -14,27 +14,17 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    secret_digest: bytes | None
-    name: str
-    audience: str
-    grants: tuple[str, ...]
-    active: bool
-    confidential: bool
-    owner_user_id: int | None
-    owner_customer_user_id: int | None
-    can_introspect: bool = False
-
-
 def _client(row: asyncpg.Record) -> Client:
     values = dict(row)
-    values["grants"] = tuple(values["grants"])
+    # The schema's CHECKs allow only the enums' values.
+    values["audience"] = Audience(values["audience"])
+    values["grants"] = tuple(GrantType(g) for g in values["grants"])
     return Client(**values)
 
 
 class ClientRepository:
+    """Implements service.oauth.ports.Clients."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -2,47 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import asyncpg
 
+from service.oauth.entities import CustomerUser, Standing, Visitor
+from service.oauth.model import Audience
 from service.store.accounts import AccountRows
 from service.store.errors import translated
 from service.store.pg import delete_expired, find_login
-from service.store.revocations import Standing, revocation_columns, standing
+from service.store.revocations import revocation_columns, standing
 
 _COLUMNS = "id, email, first_name, last_name, password_hash, enabled, created_at, token_generation"
 
 
-@dataclass(frozen=True)
-class CustomerUser:
-    id: int
-    email: str
-    first_name: str
-    last_name: str
-    password_hash: str
-    enabled: bool
-    created_at: datetime
-    token_generation: int = 0  # bumped by every revocation of all the customer's tokens
-
-
-@dataclass(frozen=True)
-class Visitor:
-    id: int
-    session_id: str
-    created_at: datetime
-    expires_at: datetime
-
-
 class CustomerUserRepository(AccountRows):
+    """Implements service.oauth.ports.Accounts (storefront) and CustomerDirectory."""
+
     _TABLE = "customer_users"
     _SUBJECT = "lower(email) = lower($1)"  # as the unique index folds them
+    audience = Audience.STOREFRONT
 
     async def find_by_email(self, email: str) -> CustomerUser | None:
-        return (await self.find_login(email))[0]
+        return (await self._find_login(email))[0]
 
-    async def find_login(self, email: str) -> tuple[CustomerUser | None, str]:
+    async def _find_login(self, email: str) -> tuple[CustomerUser | None, str]:
         """The customer user of this email in any case, as the unique index on lower(email)
         folds them; and the email as lower() folds it (Python's str.lower() differs, e.g. on
         "İ")."""
@@ -55,10 +37,10 @@ class CustomerUserRepository(AccountRows):
         )
         return (None if found is None else CustomerUser(**found)), folded
 
-    async def get(self, customer_id: int) -> CustomerUser | None:
+    async def get(self, row_id: int) -> CustomerUser | None:
         with translated("customer_users"):
             row = await self._pool.fetchrow(
-                f"SELECT {_COLUMNS} FROM customer_users WHERE id = $1", customer_id
+                f"SELECT {_COLUMNS} FROM customer_users WHERE id = $1", row_id
             )
         return None if row is None else CustomerUser(**dict(row))
 
@@ -79,6 +61,8 @@ class CustomerUserRepository(AccountRows):
 
 
 class VisitorRepository:
+    """Implements service.oauth.ports.Visitors."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -1,4 +1,4 @@
-"""Errors the store raises; driver exceptions never travel past the store."""
+"""Driver exceptions turned into the domain's storage errors; none travels past the store."""
 
 from __future__ import annotations
 
@@ -12,22 +12,12 @@ import redis.exceptions
 
 from service.metrics import observe_store
 
-
-class StoreError(Exception):
-    pass
-
-
-class StoreUnavailable(StoreError):
-    """Postgres or Redis cannot be reached (or answered too slowly)."""
-
-
-class Conflict(StoreError):
-    """A row with the same unique key exists."""
-
-
-class Invalid(StoreError):
-    """The database refused the values (a CHECK or foreign key constraint)."""
-
+# The errors a store raises are the domain's (its ports' contract); they are named here
+# too, for the store's own callers.
+from service.oauth.errors import Conflict as Conflict
+from service.oauth.errors import Invalid as Invalid
+from service.oauth.errors import StoreError as StoreError
+from service.oauth.errors import StoreUnavailable as StoreUnavailable
 
 _DOWN = (
     OSError,

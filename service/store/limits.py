@@ -19,11 +19,10 @@ attempt, scored by time.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from service.oauth.ports import Attempt, Limits, Verdict
 from service.store.errors import translated
 from service.store.topology import RedisClient
 
@@ -141,31 +140,6 @@ return 0
 """
 
 
-class Verdict(enum.IntEnum):
-    RESERVED = 0
-    ADDRESS_LIMITED = 2  # the address's failures are at their limit
-    LOCKED = 3  # the account is locked, or its failures are at their limit
-    BUSY = 4  # at a limit counting the attempts still being verified: ask again soon
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One password check: the address bucket and account it counts against, and its id."""
-
-    bucket: str
-    account: str
-    id: str
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The failure limits an attempt is reserved under (0: not counted)."""
-
-    window: int
-    max_address_failures: int
-    max_account_failures: int
-
-
 def _window_args(limits: Limits) -> list[str | int | float]:
     """The scripts' first arguments: now (ms), window (ms), the two maximums."""
     now = int(time.time() * 1000)
@@ -173,6 +147,8 @@ def _window_args(limits: Limits) -> list[str | int | float]:
 
 
 class LimitStore:
+    """Implements service.oauth.ports.Counters."""
+
     def __init__(self, redis: RedisClient, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix + TAG

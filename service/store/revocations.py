@@ -7,22 +7,11 @@ all of it with its owner's row, in one query."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncpg
 
+from service.oauth.entities import Standing
 from service.store.errors import translated
 from service.store.pg import delete_expired
-
-
-@dataclass(frozen=True)
-class Standing:
-    """A refresh token's owner row and the revocations that concern the token."""
-
-    enabled: bool
-    generation: int
-    client_revoked_before: int | None  # unix second, or None: the client was never revoked
-    family_revoked: bool
 
 
 def revocation_columns(client_param: str, family_param: str) -> str:
@@ -48,6 +37,8 @@ def standing(row: asyncpg.Record | None) -> Standing | None:
 
 
 class RevocationRepository:
+    """Implements service.oauth.ports.RevokedLogins."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -32,11 +32,9 @@ a Redis that comes back from an older copy brings back no refresh.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
@@ -46,6 +44,8 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from service.config import RedisSettings
+from service.oauth.model import Claims, Subject, TokenKind
+from service.oauth.ports import Owner, Recorded, Rotation, TokenRecord
 from service.store.errors import StoreUnavailable, translated
 from service.store.pg import hide_password
 from service.store.topology import RedisClient, close, connect
@@ -75,27 +75,6 @@ async def create_redis(settings: RedisSettings, *, require: bool = True) -> Redi
     else:
         log.info("redis client open", extra={"dsn": hide_password(settings.url)})
     return client
-
-
-@dataclass(frozen=True)
-class TokenRecord:
-    """What the store needs of an issued token: where it lives and for how long."""
-
-    family: str
-    jti: str
-    ttl: int
-
-
-class Recorded(enum.Enum):
-    ISSUED = "issued"
-    OWNER_REVOKED = "owner revoked"  # the owner's tokens were revoked while it logged in
-    CLIENT_REVOKED = "client revoked"  # the client's tokens were revoked while it logged in
-
-
-class Rotation(enum.Enum):
-    ROTATED = 1  # the presented refresh token was current: a new pair replaced it
-    UNKNOWN = 0  # no live family: expired, revoked, or never issued
-    REUSED = -1  # an earlier refresh token of a live family: the family is now revoked
 
 
 # KEYS: family record, new access key. ARGV: presented refresh jti, access key prefix,
@@ -146,20 +125,9 @@ return redis.call('EXISTS', KEYS[1])
 """
 
 
-@dataclass(frozen=True)
-class Owner:
-    """Whose tokens a family holds. Visitors are not indexed: a guest login is one family.
-    `generation` is the owner's token generation the login read with its account (None:
-    a visitor, who has none)."""
-
-    realm: str
-    subject: str
-    client_id: str
-    indexed: bool = True
-    generation: int | None = None
-
-
 class TokenStore:
+    """Implements service.oauth.ports.TokenRecords."""
+
     def __init__(
         self, redis: RedisClient, prefix: str, index_ttl: int, revocation_wait_ms: int = 0
     ) -> None:
@@ -220,19 +188,20 @@ class TokenStore:
     def family_key(self, family: str) -> str:
         return f"{self._prefix}{{{family}}}:f"
 
-    def owner_index(self, realm: str, subject: str) -> str:
-        return f"{self._prefix}idx:o:{realm}:{subject}"
+    def owner_index(self, subject: Subject) -> str:
+        return f"{self._prefix}idx:o:{subject.audience}:{subject.claim}"
 
     def client_marker(self, client_id: str) -> str:
         return f"{self._prefix}rc:{client_id}"
 
-    def owner_marker(self, realm: str, subject: str) -> str:
-        return f"{self._prefix}gen:o:{realm}:{subject}"
+    def owner_marker(self, subject: Subject) -> str:
+        return f"{self._prefix}gen:o:{subject.audience}:{subject.claim}"
 
-    def _index(self, pipe: Any, owner: Owner, family: str, ttl: int) -> None:
-        if not owner.indexed:
+    def _index(self, pipe: Any, subject: Subject, family: str, ttl: int) -> None:
+        # A visitor has one login and no owner-wide revocation: no index to keep.
+        if subject.is_visitor:
             return
-        key, now = self.owner_index(owner.realm, owner.subject), int(time.time())
+        key, now = self.owner_index(subject), int(time.time())
         pipe.zadd(key, {family: now + ttl})
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.expire(key, self._index_ttl)
@@ -251,10 +220,10 @@ class TokenStore:
         succeeded. (No MULTI: the index lives in another Cluster slot than the family.)"""
         family_value = f"{refresh.jti if refresh else '-'} {access.jti}"
         family_ttl = refresh.ttl if refresh else access.ttl
-        owner_marker = self.owner_marker(owner.realm, owner.subject)
+        owner_marker = self.owner_marker(owner.subject)
 
         def write(pipe: Any) -> None:
-            self._index(pipe, owner, access.family, family_ttl)
+            self._index(pipe, owner.subject, access.family, family_ttl)
             pipe.set(self.access_key(access.family, access.jti), b"1", ex=access.ttl)
             pipe.set(self.family_key(access.family), family_value, ex=family_ttl)
 
@@ -273,7 +242,7 @@ class TokenStore:
             else:  # one connection runs a pipeline in order: one round trip
                 generation, client_revoked = (await self._execute(both))[-2:]
         outcome = Recorded.ISSUED
-        if owner.generation is not None and int(generation or -1) > owner.generation:
+        if int(generation or -1) > owner.generation:
             outcome = Recorded.OWNER_REVOKED
         if started is not None and int(started) <= int(client_revoked or -1):
             outcome = Recorded.CLIENT_REVOKED
@@ -282,25 +251,20 @@ class TokenStore:
         return outcome
 
     async def rotate(
-        self,
-        owner: Owner,
-        presented_jti: str,
-        presented_iat: int,
-        access: TokenRecord,
-        refresh: TokenRecord,
+        self, presented: Claims, access: TokenRecord, refresh: TokenRecord
     ) -> Rotation:
         """Consume the presented refresh token of `refresh.family` and record the new pair,
         atomically: of two concurrent uses of one refresh token, one wins. One round trip,
         but for a client revoked since the token was issued, whose family then goes."""
 
         def queue(pipe: Any) -> None:
-            pipe.get(self.client_marker(owner.client_id))
+            pipe.get(self.client_marker(presented.client_id))
             self._queue(
                 pipe,
                 self._rotate,
                 keys=[self.family_key(refresh.family), self.access_key(access.family, access.jti)],
                 args=[
-                    presented_jti,
+                    presented.jti,
                     self._access_prefix(access.family),
                     f"{refresh.jti} {access.jti}",
                     access.ttl,
@@ -308,21 +272,22 @@ class TokenStore:
                 ],
             )
             # The family lives on: so must the index entry that finds it.
-            self._index(pipe, owner, refresh.family, refresh.ttl)
+            self._index(pipe, presented.subject, refresh.family, refresh.ttl)
 
         with translated("redis"):
             revoked_at, outcome, *_ = await self._execute(queue)
-        if revoked_at is not None and presented_iat <= int(revoked_at):
+        if revoked_at is not None and presented.issued_at <= int(revoked_at):
             await self.revoke_family(refresh.family)
             return Rotation.UNKNOWN
         return Rotation(int(outcome))
 
-    async def usable(
-        self, refresh: bool, family: str, jti: str, client_id: str, issued_at: int
-    ) -> bool:
-        """The token's record exists and its client was not revoked since it was issued:
-        one round trip (one command on a single Redis, a pipeline on a Cluster)."""
-        marker = self.client_marker(client_id)
+    async def is_live(self, claims: Claims) -> bool:
+        """The token's record exists (for a refresh token: it is its family's current one)
+        and its client was not revoked since it was issued: one round trip (one command on
+        a single Redis, a pipeline on a Cluster)."""
+        refresh, family, jti = claims.kind is TokenKind.REFRESH, claims.family, claims.jti
+        issued_at = claims.issued_at
+        marker = self.client_marker(claims.client_id)
         record_key = self.family_key(family) if refresh else self.access_key(family, jti)
         if not self._cluster:
             with translated("redis"):
@@ -343,11 +308,10 @@ class TokenStore:
         alive = _current_refresh(record) == jti if refresh else bool(record)
         return alive and (revoked_at is None or issued_at > int(revoked_at))
 
-    async def revoke_access(self, family: str, jti: str) -> bool:
+    async def revoke_access(self, claims: Claims) -> bool:
+        key = self.access_key(claims.family, claims.jti)
         with translated("redis"):
-            [deleted] = await self._execute(
-                lambda pipe: pipe.delete(self.access_key(family, jti)), durable=True
-            )
+            [deleted] = await self._execute(lambda pipe: pipe.delete(key), durable=True)
         return bool(deleted)
 
     def _queue_revoke_family(self, pipe: Any, family: str) -> None:
@@ -366,14 +330,14 @@ class TokenStore:
             )
         return bool(deleted)
 
-    async def revoke_owner(self, realm: str, subject: str, generation: int | None = None) -> int:
+    async def revoke_owner(self, subject: Subject, generation: int | None = None) -> int:
         """Revoke every live family of the owner; return how many were live. With the
         owner's new `generation` (bumped in Postgres first), its marker is written before
         the index is read, so a login in flight is either found or finds the marker."""
-        index = self.owner_index(realm, subject)
+        index = self.owner_index(subject)
         with translated("redis"):
             if generation is not None:
-                marker = [self.owner_marker(realm, subject)]
+                marker = [self.owner_marker(subject)]
                 args = [generation, self._index_ttl]
                 await self._execute(
                     lambda pipe: self._queue(pipe, self._raise_generation, marker, args),

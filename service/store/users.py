@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import asyncpg
 
+from service.oauth.entities import User
+from service.oauth.model import Audience
 from service.store.accounts import AccountRows
 from service.store.errors import translated
 from service.store.pg import find_login
@@ -17,31 +16,21 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class User:
-    id: int
-    username: str
-    email: str
-    first_name: str
-    last_name: str
-    password_hash: str
-    enabled: bool
-    created_at: datetime
-    token_generation: int = 0  # bumped by every revocation of all the user's tokens
-
-
 def _user(row: asyncpg.Record | None) -> User | None:
     return None if row is None else User(**dict(row))
 
 
 class UserRepository(AccountRows):
+    """Implements service.oauth.ports.Accounts (back-office) and UserDirectory."""
+
     _TABLE = "users"
     _SUBJECT = "username = $1"  # a back-office token's subject is the username
+    audience = Audience.BACKOFFICE
 
     async def find_for_login(self, login: str) -> User | None:
-        return (await self.find_login(login))[0]
+        return (await self._find_login(login))[0]
 
-    async def find_login(self, login: str) -> tuple[User | None, str]:
+    async def _find_login(self, login: str) -> tuple[User | None, str]:
         """The user whose username is `login`, or whose email is `login` in any case; and
         `login` folded as the lookup matches it (an email by lower(), a username as it is)."""
         found, folded = await find_login(
@@ -54,11 +43,11 @@ class UserRepository(AccountRows):
         )
         return (None if found is None else User(**found)), folded
 
-    async def get(self, user_id: int) -> User | None:
+    async def get(self, row_id: int) -> User | None:
         with translated("users"):
             row = await self._pool.fetchrow(
                 f"SELECT {_COLUMNS} FROM users WHERE id = $1",
-                user_id,
+                row_id,
             )
         return _user(row)
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from service.oauth.tokens import Claims
-from service.store.users import User
+from service.oauth.entities import User
+from service.oauth.model import Audience, Claims
 from service.web import jsonapi
-from service.web.appkeys import SETTINGS, USERS
+from service.web.appkeys import ACCOUNTS, SETTINGS
 from service.web.auth import bearer
 
 MAX_PAGE_SIZE = 100
@@ -40,14 +40,14 @@ def _page_param(request: web.Request, name: str, default: int, maximum: int) -> 
     return int(raw)
 
 
-@bearer("backoffice", query=("page[size]", "page[number]"))
+@bearer(Audience.BACKOFFICE, query=("page[size]", "page[number]"))
 async def list_users(request: web.Request, claims: Claims) -> web.Response:
     size = _page_param(request, "size", 10, MAX_PAGE_SIZE)
     number = _page_param(request, "number", 1, 1_000_000)
     if size is None or number is None:
         detail = f"page[size] must be in 1..{MAX_PAGE_SIZE}, page[number] a positive integer"
         return jsonapi.error(400, "invalid page", detail)
-    users, total = await request.app[USERS].page((number - 1) * size, size)
+    users, total = await request.app[ACCOUNTS].users((number - 1) * size, size)
     base = f"{request.app[SETTINGS].api.backoffice_prefix}/users?page[size]={size}"
     links = {"self": f"{base}&page[number]={number}"}
     if number * size < total:
@@ -59,10 +59,9 @@ async def list_users(request: web.Request, claims: Claims) -> web.Response:
     )
 
 
-@bearer("backoffice")
+@bearer(Audience.BACKOFFICE)
 async def get_user(request: web.Request, claims: Claims) -> web.Response:
-    user_id = int(request.match_info["id"])
-    user = await request.app[USERS].get(user_id) if user_id < 2**63 else None
+    user = await request.app[ACCOUNTS].user(int(request.match_info["id"]))
     if user is None:
         return jsonapi.error(404, "not found", "The user does not exist.")
     return jsonapi.document({"data": _user(user)})

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from service.oauth.errors import InvalidToken
-from service.oauth.tokens import Claims
+from service.oauth.model import Audience, Claims
 from service.web import jsonapi
 from service.web.appkeys import BEARER
 
@@ -50,9 +50,9 @@ def negotiate(request: web.Request) -> web.Response | None:
 
 
 def bearer(
-    realm: str, query: tuple[str, ...] = ()
+    audience: Audience, query: tuple[str, ...] = ()
 ) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
-    """Let the handler run only for a live access token issued for `realm`, with no query
+    """Let the handler run only for a live access token issued for `audience`, with no query
     parameter but those in `query` (JSON:API: an unknown one is a 400)."""
 
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -71,7 +71,7 @@ def bearer(
             try:
                 if scheme.lower() != "bearer":
                     raise InvalidToken("no bearer token")
-                claims = await request.app[BEARER].verify(token.strip(), realm)
+                claims = await request.app[BEARER].verify(token.strip(), audience)
             except InvalidToken:
                 detail = "The access token is missing, invalid or expired."
                 return _refuse(401, "invalid_token", detail)

@@ -1,5 +1,7 @@
 """One middleware renders every error: league's body on the token endpoint, a JSON:API
-error document on the APIs. Anything unexpected becomes a 500 that reveals nothing."""
+error document on the APIs. What an error answers is service.oauth.errors.classify's
+verdict, the one the metrics and the audit log count too; anything unexpected becomes a
+500 that reveals nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +12,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service.logs import Throttled
-from service.oauth.errors import InvalidRequest, OAuthError, TemporarilyUnavailable
-from service.store.errors import Invalid, StoreUnavailable
+from service.oauth.errors import (
+    Invalid,
+    InvalidValue,
+    OAuthError,
+    StoreUnavailable,
+    TemporarilyUnavailable,
+    classify,
+)
 from service.web import jsonapi
 from service.web.appkeys import SETTINGS
 
@@ -35,6 +43,15 @@ def no_store_json(
 
 def oauth_response(exc: OAuthError) -> web.Response:
     return no_store_json(exc.body(), exc.status, exc.headers)
+
+
+# On the APIs, the JSON:API title and detail of what the token endpoint answers in league's
+# shape; an error of another kind never reaches an API handler.
+_API_ERRORS: dict[type[OAuthError], tuple[str, str]] = {
+    TemporarilyUnavailable: ("temporarily unavailable", "Try again later."),
+    InvalidValue: ("invalid value", "A value of the request is not valid."),
+}
+_API_SERVER_ERROR = ("internal error", "The server could not answer.")
 
 
 def _is_api(request: web.Request) -> bool:
@@ -64,35 +81,39 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
         "error_description": reason,
         "message": reason,
     }
-    if exc.status == 413:
-        body["error"] = "invalid_request"
     return no_store_json(body, exc.status, headers)
+
+
+def _log(request: web.Request, exc: Exception) -> None:
+    if isinstance(exc, OAuthError):
+        return  # the caller's mistake, already in the audit log where it matters
+    if isinstance(exc, StoreUnavailable):
+        unavailable_log.warning("dependency unavailable: %s", exc)
+    elif isinstance(exc, Invalid):
+        # The database refused a value that got past the checks in front of it.
+        log.warning("value refused by the database: %s", exc)
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+
+
+def _render(request: web.Request, error: OAuthError) -> web.Response:
+    if not _is_api(request):
+        return oauth_response(error)
+    title, detail = _API_ERRORS.get(type(error), _API_SERVER_ERROR)
+    return jsonapi.error(error.status, title, detail)
 
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except OAuthError as exc:
-        return oauth_response(exc)
-    except StoreUnavailable as exc:
-        unavailable_log.warning("dependency unavailable: %s", exc)
-        if _is_api(request):
-            return jsonapi.error(503, "temporarily unavailable", "Try again later.")
-        return oauth_response(TemporarilyUnavailable())
-    except Invalid as exc:
-        # The database refused a value that got past the checks in front of it: still the
-        # caller's input, so a 400 that names nothing, not a 500.
-        log.warning("value refused by the database: %s", exc)
-        if _is_api(request):
-            return jsonapi.error(400, "invalid value", "A value of the request is not valid.")
-        return oauth_response(InvalidRequest())
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return _http_error(request, exc)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        if _is_api(request):
-            return jsonapi.error(500, "internal error", "The server could not answer.")
-        return oauth_response(OAuthError())
+    except Exception as exc:
+        _log(request, exc)
+        error = classify(exc)
+        if isinstance(exc, OAuthError):  # the domain's own answer, wherever it is asked
+            return oauth_response(error)
+        return _render(request, error)

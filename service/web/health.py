@@ -12,8 +12,7 @@ from collections.abc import Awaitable
 
 from aiohttp import web
 
-from service.store.health import ping_postgres, ping_redis
-from service.web.appkeys import KEY_RELOADER, POOL, REDIS
+from service.web.appkeys import KEY_RELOADER, PROBES
 
 # Below the balancer's check timeout (deploy/haproxy.cfg: 2 s), so a slow store reads as
 # "down" here rather than as a check that never answered.
@@ -35,10 +34,9 @@ async def _check(ping: Awaitable[None]) -> str:
 
 
 async def ready(request: web.Request) -> web.Response:
-    postgres, redis = await asyncio.gather(
-        _check(ping_postgres(request.app[POOL])), _check(ping_redis(request.app[REDIS]))
-    )
-    checks = {"postgres": postgres, "redis": redis}
+    probes = request.app[PROBES]
+    states = await asyncio.gather(*(_check(ping()) for ping in probes.values()))
+    checks = dict(zip(probes, states, strict=True))
     ok = all(state == "ok" for state in checks.values())
     return web.json_response(
         {"status": "ok" if ok else "unavailable", "checks": checks, "keys": _keys(request)},

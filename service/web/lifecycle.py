@@ -6,8 +6,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.oauth.clients import credentials
+from service.oauth.entities import Client
 from service.oauth.grants import required
-from service.store.clients import Client
+from service.oauth.model import GrantType
 from service.web.appkeys import CLIENTS, CODEC, SETTINGS, TOKEN_ADMIN
 from service.web.errors import no_store_json
 from service.web.middleware import caller
@@ -48,7 +49,7 @@ async def metadata(request: web.Request) -> web.Response:
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
             "revocation_endpoint": f"{issuer}{ENDPOINT}/revoke",
             "introspection_endpoint": f"{issuer}{ENDPOINT}/introspect",
-            "grant_types_supported": ["password", "refresh_token", "client_credentials"],
+            "grant_types_supported": [g.value for g in GrantType],
             "response_types_supported": [],
             "scopes_supported": [],
             "token_endpoint_auth_methods_supported": [*auth_methods, "none"],

@@ -19,13 +19,11 @@ from aiohttp.typedefs import Handler
 
 from service import metrics
 from service.config import Settings
-from service.oauth.errors import OAuthError
-from service.store.errors import StoreUnavailable
+from service.oauth.errors import classify
+from service.oauth.model import GRANT_TYPES
 from service.web.appkeys import SETTINGS
 
 PATH = "/metrics"
-# Label values come from this set only: a client must not mint new time series.
-GRANT_TYPES = frozenset({"password", "refresh_token", "client_credentials"})
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -65,6 +63,7 @@ def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 def record_grant(grant_type: str, outcome: str) -> None:
     """One token request: `outcome` is "issued" or the OAuth error code it was refused with."""
+    # Label values come from the grant types only: a client must not mint new time series.
     _grant_series(grant_type if grant_type in GRANT_TYPES else "other", outcome).inc()
 
 
@@ -73,21 +72,25 @@ def _grant_series(grant_type: str, outcome: str) -> Any:
     return metrics.GRANTS.labels(grant_type, outcome)
 
 
+class GrantRequest:
+    """What the token request turned out to ask for, once its body was read."""
+
+    grant_type: str | None = None
+
+
 @contextlib.contextmanager
-def counting_grant(grant_type: str | None) -> Iterator[None]:
-    """Around the token endpoint's work: records how the grant ended, then lets it end so."""
-    outcome = "server_error"
+def counting_grants() -> Iterator[GrantRequest]:
+    """Around the token endpoint's work: records how the request ended (the outcome the
+    error middleware answers, by the same classification), then lets it end so."""
+    request, outcome = GrantRequest(), "server_error"
     try:
-        yield
+        yield request
         outcome = "issued"
-    except OAuthError as exc:
-        outcome = exc.error
-        raise
-    except StoreUnavailable:
-        outcome = "temporarily_unavailable"
+    except Exception as exc:
+        outcome = classify(exc).error
         raise
     finally:
-        record_grant(grant_type or "", outcome)
+        record_grant(request.grant_type or "", outcome)
 
 
 def _authorized(request: web.Request) -> bool:

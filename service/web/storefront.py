@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.oauth.owners import VISITOR, is_visitor
-from service.oauth.tokens import Claims
+from service.oauth.model import Audience, Claims
 from service.web import jsonapi
-from service.web.appkeys import CUSTOMERS, VISITORS
+from service.web.appkeys import ACCOUNTS
 from service.web.auth import bearer, forbidden
 
 
-@bearer("storefront")
+@bearer(Audience.STOREFRONT)
 async def my_customer_user(request: web.Request, claims: Claims) -> web.Response:
-    if is_visitor(claims.realm, claims.subject):
+    if claims.subject.is_visitor:
         return forbidden("Visitors have no customer user; see customervisitors/mine.")
-    customer = await request.app[CUSTOMERS].find_by_email(claims.subject)
+    customer = await request.app[ACCOUNTS].customer_user(claims.subject)
     if customer is None:
         return jsonapi.error(404, "not found", "The customer user does not exist.")
     return jsonapi.document(
@@ -35,11 +34,11 @@ async def my_customer_user(request: web.Request, claims: Claims) -> web.Response
     )
 
 
-@bearer("storefront")
+@bearer(Audience.STOREFRONT)
 async def my_visitor(request: web.Request, claims: Claims) -> web.Response:
-    if not is_visitor(claims.realm, claims.subject):
+    if not claims.subject.is_visitor:
         return forbidden("Only guest tokens have a customer visitor.")
-    visitor = await request.app[VISITORS].get(claims.subject.removeprefix(VISITOR))
+    visitor = await request.app[ACCOUNTS].visitor(claims.subject)
     if visitor is None:
         return jsonapi.error(404, "not found", "The visitor does not exist.")
     return jsonapi.document(

@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl, unquote_plus
 import orjson
 from aiohttp import web
 
-from service.oauth.errors import InvalidClient, InvalidRequest
+from service.oauth.errors import InvalidClient, InvalidRequest, PayloadTooLarge
 from service.web.appkeys import SETTINGS, TOKEN_ENDPOINT
 from service.web.errors import no_store_json
-from service.web.metrics import counting_grant
+from service.web.metrics import counting_grants
 from service.web.middleware import caller
 
 ENDPOINT = "/oauth2-token"
@@ -82,7 +82,10 @@ def media_type(request: web.Request) -> str:
 
 
 async def read_params(request: web.Request) -> dict[str, str]:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(message=exc.reason) from None
     kind = media_type(request)
     if kind == JSON:
         return _from_json(raw)
@@ -113,8 +116,10 @@ def read_basic(request: web.Request) -> tuple[str, str] | None:
 
 
 async def token(request: web.Request) -> web.Response:
-    params = await read_params(request)
-    with counting_grant(params.get("grant_type")):
+    # Counted from the first byte read: a body that cannot be parsed is a refusal too.
+    with counting_grants() as grant:
+        params = await read_params(request)
+        grant.grant_type = params.get("grant_type")
         issued = await request.app[TOKEN_ENDPOINT].token(
             params, read_basic(request), caller(request)
         )

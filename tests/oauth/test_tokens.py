@@ -15,7 +15,10 @@ from service.config import TokenSettings
 from service.oauth import keys
 from service.oauth.errors import InvalidToken
 from service.oauth.keys import KeyRing
-from service.oauth.tokens import ACCESS_TYP, REFRESH_TYP, TokenCodec
+from service.oauth.model import Audience, Subject, TokenKind
+from service.oauth.tokens import TokenCodec
+
+ADMIN, S = Subject.user("admin"), Subject.user("s")
 
 NOW = 1_800_000_000.0
 
@@ -48,9 +51,13 @@ def b64(data: dict[str, object]) -> str:
 
 
 def test_round_trip(codec: TokenCodec) -> None:
-    issued = codec.mint("client-1", "admin", "backoffice")
+    issued = codec.mint("client-1", ADMIN)
     claims = codec.read_access(issued.access_token)
-    assert (claims.client_id, claims.subject, claims.realm) == ("client-1", "admin", "backoffice")
+    assert (claims.client_id, claims.subject, claims.audience) == (
+        "client-1",
+        ADMIN,
+        Audience.BACKOFFICE,
+    )
     assert claims.jti == issued.access.jti
     assert claims.expires_at == int(NOW) + 3600
     assert issued.refresh_token is not None
@@ -60,24 +67,24 @@ def test_round_trip(codec: TokenCodec) -> None:
 
 
 def test_without_refresh(codec: TokenCodec) -> None:
-    issued = codec.mint("c", "s", "backoffice", with_refresh=False)
+    issued = codec.mint("c", S, with_refresh=False)
     assert issued.refresh_token is None and issued.refresh is None
 
 
 def test_types_do_not_substitute(codec: TokenCodec) -> None:
-    issued = codec.mint("c", "s", "backoffice")
+    issued = codec.mint("c", S)
     assert issued.refresh_token
     with pytest.raises(InvalidToken):
         codec.read_access(issued.refresh_token)
     with pytest.raises(InvalidToken):
         codec.read_refresh(issued.access_token)
     # Revocation and introspection take either, and learn which it is.
-    assert codec.read(issued.access_token)[0] == ACCESS_TYP
-    assert codec.read(issued.refresh_token)[0] == REFRESH_TYP
+    assert codec.read(issued.access_token).kind is TokenKind.ACCESS
+    assert codec.read(issued.refresh_token).kind is TokenKind.REFRESH
 
 
 def test_expiry_with_leeway(codec: TokenCodec, clock: Clock) -> None:
-    token = codec.mint("c", "s", "backoffice").access_token
+    token = codec.mint("c", S).access_token
     clock.now = NOW + 3600 + 4
     codec.read_access(token)
     clock.now = NOW + 3600 + 6
@@ -88,7 +95,7 @@ def test_expiry_with_leeway(codec: TokenCodec, clock: Clock) -> None:
 
 
 def test_not_yet_valid(codec: TokenCodec, clock: Clock) -> None:
-    token = codec.mint("c", "s", "backoffice").access_token
+    token = codec.mint("c", S).access_token
     clock.now = NOW - 60
     with pytest.raises(InvalidToken):
         codec.read_access(token)
@@ -97,11 +104,11 @@ def test_not_yet_valid(codec: TokenCodec, clock: Clock) -> None:
 def test_other_issuer_is_refused(ring: KeyRing, clock: Clock, codec: TokenCodec) -> None:
     other = TokenCodec(ring, TokenSettings(issuer="https://evil.test"), clock)
     with pytest.raises(InvalidToken):
-        codec.read_access(other.mint("c", "s", "backoffice").access_token)
+        codec.read_access(other.mint("c", S).access_token)
 
 
 def test_alg_none_is_refused(codec: TokenCodec) -> None:
-    token = codec.mint("c", "s", "backoffice").access_token
+    token = codec.mint("c", S).access_token
     _, payload, _ = token.split(".")
     forged = f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{payload}."
     with pytest.raises(InvalidToken):
@@ -109,7 +116,7 @@ def test_alg_none_is_refused(codec: TokenCodec) -> None:
 
 
 def test_hs256_with_the_public_key_as_secret_is_refused(codec: TokenCodec, ring: KeyRing) -> None:
-    payload = codec.mint("c", "s", "backoffice").access_token.split(".")[1]
+    payload = codec.mint("c", S).access_token.split(".")[1]
     public_pem = RSAKey.import_key(ring.signing.as_dict(private=False)).as_pem()
     header = b64({"alg": "HS256", "typ": "at+jwt", "kid": ring.signing.kid})
     mac = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
@@ -124,7 +131,7 @@ def test_token_from_an_unknown_key_is_refused(
     keys.generate(tmp_path, "RS256")
     stranger = TokenCodec(KeyRing.load(tmp_path), TokenSettings(issuer="https://auth.test"), clock)
     with pytest.raises(InvalidToken):
-        codec.read_access(stranger.mint("c", "s", "backoffice").access_token)
+        codec.read_access(stranger.mint("c", S).access_token)
 
 
 @pytest.mark.parametrize("garbage", ["", "a", "a.b", "a.b.c", "....", "é.é.é", "x" * 10_000])
@@ -136,15 +143,15 @@ def test_garbage_is_refused(codec: TokenCodec, garbage: str) -> None:
 def test_newest_key_signs_and_older_keys_still_verify(tmp_path: Path, clock: Clock) -> None:
     keys.generate(tmp_path, "RS256")
     old = TokenCodec(KeyRing.load(tmp_path), TokenSettings(), clock)
-    old_token = old.mint("c", "s", "backoffice").access_token
+    old_token = old.mint("c", S).access_token
     new_kid = keys.generate(tmp_path, "ES256")
     ring = KeyRing.load(tmp_path)
     assert ring.signing.kid == new_kid
     new = TokenCodec(ring, TokenSettings(), clock)
-    assert new.read_access(old_token).subject == "s"
-    new_token = new.mint("c", "s", "backoffice").access_token
+    assert new.read_access(old_token).subject == S
+    new_token = new.mint("c", S).access_token
     assert json.loads(base64.urlsafe_b64decode(new_token.split(".")[0] + "=="))["alg"] == "ES256"
-    assert new.read_access(new_token).subject == "s"
+    assert new.read_access(new_token).subject == S
 
 
 def test_private_keys_are_written_owner_only(tmp_path: Path) -> None:
@@ -199,7 +206,7 @@ def test_a_reload_skips_what_it_cannot_use(tmp_path: Path) -> None:
 
 
 def test_injected_or_unknown_kid_is_refused(codec: TokenCodec, ring: KeyRing) -> None:
-    _, payload, signature = codec.mint("c", "s", "backoffice").access_token.split(".")
+    _, payload, signature = codec.mint("c", S).access_token.split(".")
     for kid in ("../../../../dev/null", "' OR 1=1 --", "", "x" * 5000):
         header = b64(
             {"alg": "RS256", "typ": "at+jwt", "kid": kid, "jku": "https://evil.example/jwks.json"}
@@ -209,7 +216,7 @@ def test_injected_or_unknown_kid_is_refused(codec: TokenCodec, ring: KeyRing) ->
 
 
 def test_tampered_payload_is_refused(codec: TokenCodec) -> None:
-    header, payload, signature = codec.mint("c", "s", "backoffice").access_token.split(".")
+    header, payload, signature = codec.mint("c", S).access_token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["sub"] = "admin"
     with pytest.raises(InvalidToken):

@@ -18,18 +18,21 @@ from redis.asyncio.cluster import RedisCluster
 
 from service.app import create_app
 from service.config import RedisSettings, Settings, replace
+from service.oauth.model import Subject
+from service.oauth.ports import Owner, Rotation, TokenRecord
 from service.store.errors import StoreUnavailable
 from service.store.health import ping_redis
-from service.store.tokens import Owner, Rotation, TokenRecord, TokenStore, create_redis
+from service.store.tokens import TokenStore, create_redis
 from service.store.topology import close
 from tests.conftest import Seeded, bearer, grant, password_grant, token_request
+from tests.records import claims_for, presented
 from tests.servers import redis_binaries, redis_cluster
 from tests.store import test_tokens as shared
 
 # Every test of the shared suite runs here too, on the cluster (fixtures below).
 globals().update({name: test for name, test in vars(shared).items() if name.startswith("test_")})
 
-OWNER = Owner("backoffice", "admin", "client-1")
+OWNER = Owner(Subject.user("admin"), "client-1")
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +96,17 @@ async def test_rotation_and_reuse_on_every_node(store: TokenStore, backend: Redi
     for access, refresh in await spread_families(store, backend, OWNER):
         fresh = TokenRecord(access.family, secrets.token_urlsafe(16), 60)
         fresh_refresh = TokenRecord(access.family, secrets.token_urlsafe(16), 600)
-        assert await store.rotate(OWNER, refresh.jti, 0, fresh, fresh_refresh) is Rotation.ROTATED
+        assert (
+            await store.rotate(presented(refresh, OWNER), fresh, fresh_refresh) is Rotation.ROTATED
+        )
         assert not await shared.alive(store, access)
         assert await shared.alive(store, fresh)
 
         thief = TokenRecord(access.family, secrets.token_urlsafe(16), 60)
         thief_refresh = TokenRecord(access.family, secrets.token_urlsafe(16), 600)
-        assert await store.rotate(OWNER, refresh.jti, 0, thief, thief_refresh) is Rotation.REUSED
+        assert (
+            await store.rotate(presented(refresh, OWNER), thief, thief_refresh) is Rotation.REUSED
+        )
         for record in (fresh, thief):
             assert not await shared.alive(store, record)
         assert not await shared.alive(store, fresh_refresh, refresh=True)
@@ -108,32 +115,32 @@ async def test_rotation_and_reuse_on_every_node(store: TokenStore, backend: Redi
 async def test_revoke_owner_reaches_families_on_every_node(
     store: TokenStore, backend: RedisCluster
 ) -> None:
-    other = Owner("backoffice", "someone-else", "client-1")
+    other = Owner(Subject.user("someone-else"), "client-1")
     families = await spread_families(store, backend, OWNER)
     (kept_access, _), *_ = await spread_families(store, backend, other, nodes=1)
 
-    assert await store.revoke_owner(OWNER.realm, OWNER.subject) == len(families)
+    assert await store.revoke_owner(OWNER.subject) == len(families)
     for access, refresh in families:
         assert not await shared.alive(store, access)
         assert not await shared.alive(store, refresh, refresh=True)
     assert await shared.alive(store, kept_access)
-    assert await store.revoke_owner(OWNER.realm, OWNER.subject) == 0
+    assert await store.revoke_owner(OWNER.subject) == 0
 
 
 async def test_revoke_client_reaches_families_of_every_owner(
     store: TokenStore, backend: RedisCluster
 ) -> None:
-    owners = [Owner("storefront", f"user-{i}@shop.example", "shop") for i in range(4)]
+    owners = [Owner(Subject.customer_user(f"user-{i}@shop.example"), "shop") for i in range(4)]
     families = [f for owner in owners for f in await spread_families(store, backend, owner, 1)]
-    elsewhere = Owner("storefront", "user-0@shop.example", "other-client")
+    elsewhere = Owner(Subject.customer_user("user-0@shop.example"), "other-client")
     kept, _ = family()
     await store.record(elsewhere, kept, None)
 
     issued_at = int(time.time()) - 1
     assert await store.revoke_client("shop") >= issued_at
     for access, _ in families:
-        assert not await store.usable(False, access.family, access.jti, "shop", issued_at)
-    assert await store.usable(False, kept.family, kept.jti, "other-client", issued_at)
+        assert not await store.is_live(claims_for(access, owners[0], issued_at=issued_at))
+    assert await store.is_live(claims_for(kept, elsewhere, issued_at=issued_at))
 
 
 async def test_concurrent_rotations_across_families(
@@ -145,9 +152,7 @@ async def test_concurrent_rotations_across_families(
         return await asyncio.gather(
             *(
                 store.rotate(
-                    OWNER,
-                    refresh.jti,
-                    0,
+                    presented(refresh, OWNER),
                     TokenRecord(refresh.family, secrets.token_urlsafe(16), 60),
                     TokenRecord(refresh.family, secrets.token_urlsafe(16), 600),
                 )

@@ -11,15 +11,21 @@ import fakeredis
 import pytest
 from redis.asyncio import Redis
 
-from service.store.tokens import Owner, Rotation, TokenRecord, TokenStore
+from service.oauth.model import Subject, TokenKind
+from service.oauth.ports import Owner, Rotation, TokenRecord
+from service.store.tokens import TokenStore
+from tests.records import claims_for, presented
 
 
 async def alive(store: TokenStore, record: TokenRecord, refresh: bool = False) -> bool:
     """Whether the store would accept the token (of a client never revoked)."""
-    return await store.usable(refresh, record.family, record.jti, "never-revoked", 0)
+    kind = TokenKind.REFRESH if refresh else TokenKind.ACCESS
+    owner = Owner(Subject.user("admin"), "never-revoked")
+    return await store.is_live(claims_for(record, owner, kind))
 
 
-OWNER = Owner("backoffice", "admin", "client-1")
+OWNER = Owner(Subject.user("admin"), "client-1")
+OTHER_CLIENT = Owner(Subject.user("admin"), "other-client")
 
 
 @pytest.fixture(params=["fakeredis", "real"])
@@ -78,9 +84,9 @@ async def test_access_and_refresh_namespaces_are_separate(store: TokenStore) -> 
 async def test_revoking_deletes_the_record(store: TokenStore) -> None:
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
-    assert await store.revoke_access(access.family, access.jti)
+    assert await store.revoke_access(claims_for(access, OWNER))
     assert not await alive(store, access)
-    assert not await store.revoke_access(access.family, access.jti)
+    assert not await store.revoke_access(claims_for(access, OWNER))
     assert await alive(store, refresh, refresh=True)
 
 
@@ -112,7 +118,9 @@ async def test_rotation_replaces_the_pair(store: TokenStore) -> None:
     await store.record(OWNER, access, refresh)
     new_access, new_refresh = next_pair(refresh)
 
-    assert await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh) is Rotation.ROTATED
+    assert (
+        await store.rotate(presented(refresh, OWNER), new_access, new_refresh) is Rotation.ROTATED
+    )
     assert not await alive(store, access)
     assert not await alive(store, refresh, refresh=True)
     assert await alive(store, new_access)
@@ -123,20 +131,27 @@ async def test_reuse_revokes_the_family(store: TokenStore) -> None:
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
     new_access, new_refresh = next_pair(refresh)
-    await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh)
+    await store.rotate(presented(refresh, OWNER), new_access, new_refresh)
 
     thief_access, thief_refresh = next_pair(refresh)
-    assert await store.rotate(OWNER, refresh.jti, 0, thief_access, thief_refresh) is Rotation.REUSED
+    assert (
+        await store.rotate(presented(refresh, OWNER), thief_access, thief_refresh)
+        is Rotation.REUSED
+    )
     for record in (new_access, thief_access):
         assert not await alive(store, record)
     assert not await alive(store, new_refresh, refresh=True)
-    assert await store.rotate(OWNER, new_refresh.jti, 0, *next_pair(refresh)) is Rotation.UNKNOWN
+    assert (
+        await store.rotate(presented(new_refresh, OWNER), *next_pair(refresh)) is Rotation.UNKNOWN
+    )
 
 
 async def test_unknown_family_does_not_rotate(store: TokenStore) -> None:
     _, refresh = pair()
     new_access, new_refresh = next_pair(refresh)
-    assert await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh) is Rotation.UNKNOWN
+    assert (
+        await store.rotate(presented(refresh, OWNER), new_access, new_refresh) is Rotation.UNKNOWN
+    )
     assert not await alive(store, new_access)
 
 
@@ -144,7 +159,7 @@ async def test_concurrent_rotations_of_one_token_have_one_winner(store: TokenSto
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
     outcomes = await asyncio.gather(
-        *(store.rotate(OWNER, refresh.jti, 0, *next_pair(refresh)) for _ in range(20))
+        *(store.rotate(presented(refresh, OWNER), *next_pair(refresh)) for _ in range(20))
     )
     assert outcomes.count(Rotation.ROTATED) == 1
 
@@ -162,17 +177,17 @@ async def test_client_revocation_is_a_marker_checked_with_the_record(store: Toke
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
     before = int(time.time()) - 1
-    assert await store.usable(False, access.family, access.jti, OWNER.client_id, before)
+    assert await store.is_live(claims_for(access, OWNER, issued_at=before))
 
     revoked_at = await store.revoke_client(OWNER.client_id)
-    assert not await store.usable(False, access.family, access.jti, OWNER.client_id, before)
-    assert not await store.usable(True, refresh.family, refresh.jti, OWNER.client_id, before)
-    assert await store.usable(False, access.family, access.jti, "other-client", before)
+    assert not await store.is_live(claims_for(access, OWNER, issued_at=before))
+    assert not await store.is_live(presented(refresh, OWNER, before))
+    assert await store.is_live(claims_for(access, OTHER_CLIENT, issued_at=before))
     # Tokens issued after the revocation's second are not affected.
-    assert await store.usable(False, access.family, access.jti, OWNER.client_id, revoked_at + 1)
+    assert await store.is_live(claims_for(access, OWNER, issued_at=revoked_at + 1))
     # A refresh token issued before it cannot rotate, and its family goes.
     new_access, new_refresh = next_pair(refresh)
-    outcome = await store.rotate(OWNER, refresh.jti, before, new_access, new_refresh)
+    outcome = await store.rotate(presented(refresh, OWNER, before), new_access, new_refresh)
     assert outcome is Rotation.UNKNOWN
     assert not await alive(store, new_access)
 
@@ -180,7 +195,7 @@ async def test_client_revocation_is_a_marker_checked_with_the_record(store: Toke
 async def test_owner_index_holds_only_live_families(store: TokenStore, backend: Redis) -> None:
     first, _ = pair()
     await store.record(OWNER, first, None)
-    index = store.owner_index(OWNER.realm, OWNER.subject)
+    index = store.owner_index(OWNER.subject)
     await backend.zadd(index, {first.family: int(time.time()) - 5})  # as if it had expired
     second, _ = pair()
     await store.record(OWNER, second, None)
@@ -188,10 +203,10 @@ async def test_owner_index_holds_only_live_families(store: TokenStore, backend: 
 
 
 async def test_visitors_are_not_indexed(store: TokenStore, backend: Redis) -> None:
-    visitor = Owner("storefront", "visitor:0123456789abcdef0123", "shop", indexed=False)
+    visitor = Owner(Subject.visitor("0123456789abcdef0123"), "shop")
     access, refresh = pair()
     await store.record(visitor, access, refresh)
-    assert not await backend.exists(store.owner_index(visitor.realm, visitor.subject))
+    assert not await backend.exists(store.owner_index(visitor.subject))
     assert await alive(store, access)
 
 
@@ -202,4 +217,6 @@ async def test_rotation_survives_redis_forgetting_its_scripts(
     await store.record(OWNER, access, refresh)
     await backend.script_flush()
     new_access, new_refresh = next_pair(refresh)
-    assert await store.rotate(OWNER, refresh.jti, 0, new_access, new_refresh) is Rotation.ROTATED
+    assert (
+        await store.rotate(presented(refresh, OWNER), new_access, new_refresh) is Rotation.ROTATED
+    )

@@ -11,10 +11,13 @@ import pytest
 from redis.asyncio import Redis
 
 from service.config import ConfigError, DatabaseSettings, RedisSettings, from_mapping
+from service.oauth.model import Subject
+from service.oauth.ports import Owner, Rotation, TokenRecord
 from service.store.errors import StoreUnavailable
 from service.store.pg import create_pool
-from service.store.tokens import Owner, Rotation, TokenRecord, TokenStore, create_redis
+from service.store.tokens import TokenStore, create_redis
 from service.store.topology import close
+from tests.records import presented
 from tests.servers import redis_sentinel
 
 MASTER = "oauth-master"
@@ -39,12 +42,12 @@ async def test_sentinel_mode_finds_the_master_and_runs_the_store(
     client = await create_redis(settings)
     try:
         store = TokenStore(client, f"test:{secrets.token_hex(4)}:", 600)
-        owner = Owner("backoffice", "admin", "c")
+        owner = Owner(Subject.user("admin"), "c")
         access = TokenRecord("fam", secrets.token_hex(8), 60)
         refresh = TokenRecord("fam", secrets.token_hex(8), 600)
         await store.record(owner, access, refresh)
         new = TokenRecord("fam", secrets.token_hex(8), 60), TokenRecord("fam", "r2", 600)
-        assert await store.rotate(owner, refresh.jti, 0, *new) is Rotation.ROTATED
+        assert await store.rotate(presented(refresh, owner, 0), *new) is Rotation.ROTATED
 
         # The writes went to the master the sentinel named, in the URL's database.
         direct = Redis(port=master_port, db=3)

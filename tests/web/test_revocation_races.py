@@ -14,9 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service import admin
-from service.app import create_app
+from service.app import PASSWORDS, create_app
 from service.config import Settings
-from service.web.appkeys import PASSWORDS
 from tests.conftest import Factory, Seeded, bearer, login, password_grant, refresh
 
 Instance = TestClient[Any, Any]
