@@ -27,8 +27,8 @@ import asyncpg
 import redis
 import yaml
 
-from service import embedded
 from service.config import Settings, load
+from service.dev import embedded
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"

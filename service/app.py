@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
+from service.admin import maintenance
 from service.config import Settings
 from service.oauth.accounts import AccountsView
 from service.oauth.bearer import BearerVerifier
@@ -37,8 +38,8 @@ from service.store.health import ping_postgres, ping_redis
 from service.store.limits import LimitStore
 from service.store.pg import create_pool
 from service.store.revocations import RevocationRepository
-from service.store.tokens import TokenStore, create_redis
-from service.store.topology import RedisClient
+from service.store.tokens import TokenStore
+from service.store.topology import RedisClient, create_redis
 from service.store.topology import close as close_redis
 from service.store.users import UserRepository
 from service.web import (
@@ -91,31 +92,13 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         await close_redis(app[REDIS])
 
 
-def longest_lifetime(settings: Settings) -> int:
-    """How long an index entry or a revocation marker must outlive its newest token."""
-    tokens = settings.tokens
-    refresh = max(tokens.refresh_token_lifetime, tokens.guest_refresh_token_lifetime)
-    return max(tokens.access_token_lifetime, refresh) + tokens.leeway
-
-
-def visitor_lifetime(settings: Settings) -> int:
-    """How long a visitor row must outlive its newest token."""
-    tokens = settings.tokens
-    return max(tokens.access_token_lifetime, tokens.guest_refresh_token_lifetime) + tokens.leeway
-
-
-def token_store(redis: RedisClient, settings: Settings) -> TokenStore:
-    r = settings.redis
-    return TokenStore(redis, r.key_prefix, longest_lifetime(settings), r.revocation_wait_ms)
-
-
 async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     tokens = settings.tokens
     codec = TokenCodec(KeyRing.load(tokens.keys_dir, tokens.key_activation_delay), tokens)
     app[CODEC] = codec
     app[KEY_RELOADER] = KeyReloader(codec, tokens.keys_dir, tokens.key_activation_delay)
-    store = token_store(app[REDIS], settings)
+    store = TokenStore.configured(app[REDIS], settings)
     workers = settings.server.workers or os.cpu_count() or 1
     app[PASSWORDS] = passwords = Passwords(settings.password_hashing, workers)
     users = UserRepository(app[POOL])
@@ -123,11 +106,11 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     app[VISITORS] = visitors = VisitorRepository(app[POOL])
     app[ACCOUNTS] = AccountsView(users, customers, visitors)
     app[BEARER] = BearerVerifier(codec, store)
-    owners = Owners((users, customers), visitors, passwords, visitor_lifetime(settings))
+    owners = Owners((users, customers), visitors, passwords, tokens.visitor_lifetime)
     guard = Guard(LimitStore(app[REDIS], settings.redis.key_prefix), settings.protection)
     app[CLIENTS] = clients = ClientAuthenticator(ClientRepository(app[POOL]))
     revocations = Revocations(
-        store, RevocationRepository(app[POOL]), visitors, longest_lifetime(settings)
+        store, RevocationRepository(app[POOL]), visitors, tokens.longest_lifetime
     )
     app[TOKEN_ADMIN] = TokenAdmin(codec, store, revocations)
     issuer = Issuer(owners, codec, store)
@@ -164,9 +147,12 @@ async def periodic_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
 
     async def cleanup() -> None:
-        deleted = await app[VISITORS].delete_expired()
-        families = await RevocationRepository(app[POOL]).delete_expired()
-        log.info("cleanup removed %d visitors, %d revoked logins", deleted, families)
+        cleaned = await maintenance.cleanup(app[POOL])
+        log.info(
+            "cleanup removed %d visitors, %d revoked logins",
+            cleaned.deleted_visitors,
+            cleaned.deleted_revoked_logins,
+        )
 
     jobs = [
         (settings.maintenance.cleanup_interval, cleanup, "visitor cleanup"),

@@ -81,6 +81,17 @@ class TokenSettings:
     key_activation_delay: int = 300
     keys_reload_interval: int = 60
 
+    @property
+    def longest_lifetime(self) -> int:
+        """How long an index entry or a revocation marker must outlive its newest token."""
+        refresh = max(self.refresh_token_lifetime, self.guest_refresh_token_lifetime)
+        return max(self.access_token_lifetime, refresh) + self.leeway
+
+    @property
+    def visitor_lifetime(self) -> int:
+        """How long a visitor row must outlive its newest token."""
+        return max(self.access_token_lifetime, self.guest_refresh_token_lifetime) + self.leeway
+
 
 @dataclass(frozen=True)
 class PasswordHashingSettings:

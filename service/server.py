@@ -1,4 +1,4 @@
-"""Running the HTTP server: one process or N workers on one port, and the dev runner."""
+"""Running the HTTP server: one process or N workers on one port."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import secrets
 import shutil
 import signal
 import tempfile
@@ -16,9 +15,8 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from service import commands, metrics
+from service import metrics
 from service.app import create_app
-from service.commands import CommandError, run
 from service.config import Settings
 from service.oauth.keys import KeyRing
 from service.web import metrics as metrics_web
@@ -125,50 +123,3 @@ def _serve_forked(settings: Settings, workers: int) -> None:
     failed = [c.exitcode for c in children if c.exitcode not in (0, -signal.SIGTERM)]
     if failed:
         raise SystemExit(1)
-
-
-def dev(settings: Settings) -> None:
-    """`make run`: embedded servers, migrations, a key, a demo client and user, then serve."""
-    settings = commands.with_embedded(settings)
-    for name in run(commands.migrate(settings)):
-        print(f"applied migration {name}")
-    if kid := commands.ensure_key(settings):
-        print(f"generated signing key {kid} in {settings.tokens.keys_dir}/")
-    base = f"http://{settings.server.host}:{settings.server.port}"
-    try:
-        password = secrets.token_urlsafe(12)
-        run(commands.create_user(settings, "admin", "admin@example.com", password, "Demo", "Admin"))
-    except CommandError:
-        print(
-            "demo user 'admin' exists; its password was printed on the first run "
-            "(make clean starts over)"
-        )
-        client_id, secret, password = "<client_id>", "<client_secret>", "<password>"
-    else:
-        client = run(
-            commands.create_client(
-                settings,
-                "Demo back-office client",
-                "backoffice",
-                ("password", "refresh_token"),
-                public=False,
-                owner_username=None,
-            )
-        )
-        client_id, secret = client["client_id"], client["client_secret"]
-        print("demo credentials (shown once):")
-        print(f"  user      admin / {password}")
-        print(f"  client_id {client_id}\n  secret    {secret}")
-    print("\nget a token:")
-    print(
-        f"  curl -s {base}/oauth2-token -H 'Content-Type: application/json' -d "
-        f'\'{{"grant_type":"password","client_id":"{client_id}",'
-        f'"client_secret":"{secret}","username":"admin","password":"{password}"}}\''
-    )
-    print("then call the API with it:")
-    print(
-        f"  curl -s {base}/api/users -H 'Accept: application/vnd.api+json' "
-        "-H 'Authorization: Bearer <access_token>'"
-    )
-    print(f"\nserving on {base} (Ctrl-C stops)", flush=True)
-    serve(settings)

@@ -22,9 +22,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from service import embedded
 from service.app import create_app
 from service.config import Settings, replace
+from service.dev import embedded
 from service.oauth import keys
 from service.oauth.clients import digest, new_client_id, new_secret
 from service.oauth.entities import Client, CustomerUser, User

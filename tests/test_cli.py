@@ -284,3 +284,47 @@ def test_unlock_commands(config: Path) -> None:
         "unlocked": False,
     }
     assert ok(cli(config, "customer-users", "unlock", "--email", "a@shop.example"))["account"]
+
+
+def raw(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """python -m service with `args` as given (no --json added)."""
+    return subprocess.run(
+        [sys.executable, "-m", "service", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_json_may_follow_the_command(config: Path) -> None:
+    kid = ok(raw(config, "keys", "generate", "--json"))["kid"]
+    assert ok(raw(config, "keys", "list", "--json")) == {
+        "keys": [{"kid": kid, "alg": "RS256", "signing": True}]
+    }
+    # Without it, lines for people.
+    listed = raw(config, "keys", "list")
+    assert listed.stdout == f"{kid} RS256 (signs)\n"
+    assert raw(config, "clients", "activate", "--client-id", "nope").stderr.endswith(
+        "error: --client-id: no client 'nope'\n"
+    )
+
+
+def test_cleanup_prints_a_line_per_result(config: Path) -> None:
+    result = raw(config, "cleanup")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("deleted_visitors: ")
+
+
+def test_help_lists_the_choices_and_needs_no_config(tmp_path: Path) -> None:
+    result = raw(tmp_path / "missing.yml", "clients", "create", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "[backoffice|storefront]" in result.stdout
+    assert "--owner-customer-user" in result.stdout
+
+
+def test_tokens_revoke_wants_exactly_one_owner(config: Path) -> None:
+    result = raw(config, "tokens", "revoke", "--user", "a", "--client", "b")
+    assert result.returncode == 2
+    assert "give exactly one of --user, --customer-user, --client" in result.stderr

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import click
 import pytest
 import yaml
 
-from service.__main__ import parser
+from service.cli import main
 from service.config import ENV_OVERRIDES, from_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,10 +105,32 @@ def test_haproxy_accepts_its_config() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def parsed(args: list[str]) -> dict[str, Any]:
+    """How the command line parses `args`, running nothing: the command's path under
+    "command", and the value of every option of each level."""
+    ctx = main.make_context("python -m service", list(args))
+    found: dict[str, Any] = {"command": [], **ctx.params}
+    command: click.Command = main
+    # What a group leaves for its subcommand (click keeps the name apart from the rest).
+    rest = [*ctx._protected_args, *ctx.args]
+    while isinstance(command, click.Group) and rest:
+        name, sub, rest = command.resolve_command(ctx, rest)
+        assert name is not None and sub is not None
+        ctx = sub.make_context(name, rest, parent=ctx)
+        found["command"].append(name)
+        found.update(ctx.params)
+        command, rest = sub, [*ctx._protected_args, *ctx.args]
+    return found
+
+
 def test_service_command_parses(services: dict[str, Any]) -> None:
-    args = parser().parse_args(services["service"]["command"])
-    assert (args.command, args.host, args.config) == ("serve", "0.0.0.0", "/app/config.yml")  # noqa: S104
-    assert args.port is None  # config.yml's server.port, which the balancer targets
+    args = parsed(services["service"]["command"])
+    assert (args["command"], args["host"], args["config"]) == (
+        ["serve"],
+        "0.0.0.0",  # noqa: S104
+        "/app/config.yml",
+    )
+    assert args["port"] is None  # config.yml's server.port, which the balancer targets
 
 
 def test_environment_names_are_config_overrides(services: dict[str, Any]) -> None:
@@ -154,8 +177,8 @@ def test_init_script_commands_parse(services: dict[str, Any]) -> None:
     script = " ".join(services["init"]["command"])
     calls = re.findall(r"python -m service ([^;]+)", script)
     assert len(calls) == 2
-    commands = [parser().parse_args(shlex.split(call)) for call in calls]
-    assert [c.command for c in commands] == ["migrate", "keys"]
+    commands = [parsed(shlex.split(call)) for call in calls]
+    assert [c["command"] for c in commands] == [["migrate"], ["keys", "generate"]]
 
 
 def _instruction(dockerfile: str, name: str) -> list[str]:
@@ -168,5 +191,9 @@ def _instruction(dockerfile: str, name: str) -> list[str]:
 def test_dockerfile_command_parses() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert _instruction(dockerfile, "ENTRYPOINT") == ["python", "-m", "service"]
-    args = parser().parse_args(_instruction(dockerfile, "CMD"))
-    assert (args.command, args.host, args.config) == ("serve", "0.0.0.0", "/app/config.yml")  # noqa: S104
+    args = parsed(_instruction(dockerfile, "CMD"))
+    assert (args["command"], args["host"], args["config"]) == (
+        ["serve"],
+        "0.0.0.0",  # noqa: S104
+        "/app/config.yml",
+    )

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from service import admin
-from service.app import create_app, token_store
+from service.app import create_app
 from service.config import Settings, replace
 from service.oauth.model import Subject
 from service.oauth.ports import Owner, TokenRecord
+from service.store.tokens import TokenStore
+from tests import commands
 from tests.conftest import Seeded, claims_of, password_grant, refresh
 from tests.servers import _cli, _redis_server, free_ports, processes, redis_binaries, wait_until
 
@@ -92,16 +93,16 @@ async def rfc7009(settings: Settings, client: Any, seeded: Seeded, tokens: dict[
 
 
 async def disable_then_enable(settings: Settings, *_: Any) -> None:
-    await admin.set_user_enabled(settings, "admin", False)
-    await admin.set_user_enabled(settings, "admin", True)  # back, but not its old logins
+    await commands.set_user_enabled(settings, "admin", False)
+    await commands.set_user_enabled(settings, "admin", True)  # back, but not its old logins
 
 
 async def revoke_user(settings: Settings, *_: Any) -> None:
-    await admin.revoke(settings, user="admin")
+    await commands.revoke(settings, user="admin")
 
 
 async def revoke_client(settings: Settings, client: Any, seeded: Seeded, *_: Any) -> None:
-    await admin.revoke(settings, client=seeded.client_id)
+    await commands.revoke(settings, client=seeded.client_id)
 
 
 Revocation = Callable[[Settings, Any, Seeded, dict[str, Any]], Awaitable[None]]
@@ -170,7 +171,7 @@ async def test_a_revocation_waits_for_a_replica_within_a_bound(
             await asyncio.sleep(0.05)
 
     await asyncio.wait_for(linked(), 10)
-    store = token_store(master, replace(settings, redis={"revocation_wait_ms": 1000}))
+    store = TokenStore.configured(master, replace(settings, redis={"revocation_wait_ms": 1000}))
     access = TokenRecord("fam", "jti", 60)
     await store.record(Owner(Subject.user("admin"), "c"), access, TokenRecord("fam", "r", 60))
 
@@ -179,7 +180,7 @@ async def test_a_revocation_waits_for_a_replica_within_a_bound(
     assert stats["cmdstat_wait"]["calls"] >= 1
     # What WAIT promised: the replica has the revocation the moment it returned.
     copy = Redis.from_url(replica.url)
-    assert not await copy.exists(store.family_key("fam"))
+    assert not await copy.exists(f"{settings.redis.key_prefix}{{fam}}:f")
 
     # A replica that stops answering delays a revocation by the bound, no more.
     os.kill(replica_proc.pid, signal.SIGSTOP)
@@ -197,7 +198,7 @@ async def test_a_revocation_does_not_wait_without_replicas(
     settings: Settings, private_redis: PrivateRedis
 ) -> None:
     master = Redis.from_url(private_redis.url)
-    store = token_store(master, replace(settings, redis={"revocation_wait_ms": 1000}))
+    store = TokenStore.configured(master, replace(settings, redis={"revocation_wait_ms": 1000}))
     start = time.monotonic()
     await store.revoke_client("c")
     assert time.monotonic() - start < 0.5

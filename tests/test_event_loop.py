@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from service.app import PASSWORDS, create_app
+from service.app import create_app
 from service.config import Settings, replace
 from service.oauth.passwords import Passwords
 from tests.conftest import Factory, login
+from tests.hashing import Verifying
 
 # Deliberately slow (about half a second per verify) so the window is wide.
 SLOW = {"memory_cost": 19456, "time_cost": 24, "parallelism": 1, "threads": 1}
@@ -34,6 +35,7 @@ async def test_api_answers_while_a_password_is_verifying(
     token = (await first.json())["access_token"]
 
     finished: list[str] = []
+    verifying = Verifying(app)
 
     async def password_grant() -> None:
         response = await client.post("/oauth2-token", json=body)
@@ -41,21 +43,15 @@ async def test_api_answers_while_a_password_is_verifying(
         finished.append("password grant")
 
     grant = asyncio.create_task(password_grant())
-
-    async def hashing_started() -> None:
-        # Polls a counter: there is no event to wait on.
-        while app[PASSWORDS].in_flight == 0:  # noqa: ASYNC110
-            await asyncio.sleep(0.001)
-
     # If hashing ran on the loop, nothing could observe it in flight and this would time out.
-    await asyncio.wait_for(hashing_started(), timeout=10)
+    await verifying.reaches(1)
     response = await client.get(
         "/api/users",
         headers={"Accept": "application/vnd.api+json", "Authorization": f"Bearer {token}"},
     )
     assert response.status == 200
     finished.append("api call")
-    assert app[PASSWORDS].in_flight == 1, "the grant should still be hashing"
+    assert verifying.count == 1, "the grant should still be hashing"
     await grant
 
     assert finished == ["api call", "password grant"]

@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from service import embedded
 from service.app import create_app
 from service.config import Settings, replace
+from service.dev import embedded
 from service.store.pg import migrate
 from tests.conftest import Factory, OwnPostgres, Seeded, bearer, login
 

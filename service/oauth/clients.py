@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from service.cache import Cache
 from service.oauth.entities import Client
 from service.oauth.errors import InvalidClient, InvalidRequest
 from service.oauth.model import GrantType
@@ -63,20 +64,17 @@ def credentials(params: Mapping[str, str], basic: tuple[str, str] | None) -> Cli
 class ClientAuthenticator:
     def __init__(self, clients: Clients, clock: Callable[[], float] = time.monotonic) -> None:
         self._clients = clients
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Client]] = {}
+        self._cache: Cache[str, Client] = Cache(CACHE_SIZE, CACHE_SECONDS, clock)
 
     async def _get(self, client_id: str) -> Client | None:
-        now = self._clock()
         cached = self._cache.get(client_id)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
+        if cached is not None:
+            return cached
         client = await self._clients.get(client_id)
-        self._cache.pop(client_id, None)
         if client is not None and client.active:
-            if len(self._cache) >= CACHE_SIZE:
-                del self._cache[next(iter(self._cache))]  # the oldest entry
-            self._cache[client_id] = (now, client)
+            self._cache.put(client_id, client)
+        else:
+            self._cache.pop(client_id)
         return client
 
     async def authenticate(self, creds: ClientCredentials, grant_type: GrantType | None) -> Client:

@@ -42,11 +42,6 @@ class Passwords:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
         # Unknown users are checked against this, so they cost what known users cost.
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
-        self.in_flight = 0
-
-    def hash_now(self, password: str) -> str:
-        """Blocking; for the command line only."""
-        return self._hasher.hash(password)
 
     async def hash(self, password: str) -> str:
         return await self._run(self._hasher.hash, password)
@@ -63,11 +58,7 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
     async def _run(self, fn: Callable[..., T], *args: str) -> T:
-        self.in_flight += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, _timed, fn, *args)
-        finally:
-            self.in_flight -= 1
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _timed, fn, *args)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

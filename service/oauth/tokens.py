@@ -13,6 +13,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from service.cache import Cache
 from service.config import TokenSettings
 from service.oauth.errors import InvalidToken
 from service.oauth.keys import KeyRing, algorithm
@@ -73,7 +74,7 @@ class TokenCodec:
         self._algorithms = keys.algorithms
         # token -> (claims, nbf) for tokens whose signature verified with these keys.
         # Cleared with every key change, so a retired key's tokens stop verifying at once.
-        self._verified: dict[str, tuple[Claims, int]] = {}
+        self._verified: Cache[str, tuple[Claims, int]] = Cache(VERIFIED_CACHE_SIZE)
 
     def mint(
         self,
@@ -157,9 +158,7 @@ class TokenCodec:
             # A refresh token is good for one use: caching it would only push out access
             # tokens, which come back with every API call.
             if verified[0].kind is TokenKind.ACCESS:
-                if len(self._verified) >= VERIFIED_CACHE_SIZE:
-                    del self._verified[next(iter(self._verified))]  # the oldest entry
-                self._verified[token] = verified
+                self._verified.put(token, verified)
         return verified
 
     def _in_time(self, claims: Claims, not_before: int) -> Claims:

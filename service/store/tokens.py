@@ -1,4 +1,4 @@
-"""The Redis client and the token store.
+"""The token store.
 
 A token is valid only while its record exists. A family is one login (password or
 client_credentials grant) and everything refreshed from it; its id is the Redis Cluster
@@ -32,50 +32,19 @@ a Redis that comes back from an older copy brings back no refresh.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from service.config import RedisSettings
+from service.config import Settings
 from service.oauth.model import Claims, Subject, TokenKind
 from service.oauth.ports import Owner, Recorded, Rotation, TokenRecord
-from service.store.errors import StoreUnavailable, translated
-from service.store.pg import hide_password
-from service.store.topology import RedisClient, close, connect
-
-log = logging.getLogger(__name__)
-
-
-async def create_redis(settings: RedisSettings, *, require: bool = True) -> RedisClient:
-    """A client; pinged once. With require=False a Redis that is down only gets a warning:
-    requests answer 503 until it is back, and the process does not die of it."""
-    client = connect(
-        settings,
-        socket_timeout=settings.timeout,
-        socket_connect_timeout=settings.timeout,
-        # One quick retry replaces a pooled connection that died with a restarted server;
-        # more would stretch how long a request waits before its 503.
-        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
-    )
-    try:
-        with translated("redis"):
-            await client.ping()
-    except StoreUnavailable:
-        if require:
-            await close(client)
-            raise
-        log.warning("redis unavailable at start", extra={"dsn": hide_password(settings.url)})
-    else:
-        log.info("redis client open", extra={"dsn": hide_password(settings.url)})
-    return client
-
+from service.store.errors import translated
+from service.store.topology import RedisClient
 
 # KEYS: family record, new access key. ARGV: presented refresh jti, access key prefix,
 # new family record value, new access TTL, new refresh TTL.
@@ -141,6 +110,12 @@ class TokenStore:
         self._cluster = isinstance(redis, RedisCluster)
         self._replicas = _Replicas(redis, revocation_wait_ms)
 
+    @classmethod
+    def configured(cls, redis: RedisClient, settings: Settings) -> TokenStore:
+        """The store as config.yml sets it up: markers and indexes outlive every token."""
+        r = settings.redis
+        return cls(redis, r.key_prefix, settings.tokens.longest_lifetime, r.revocation_wait_ms)
+
     def _queue(self, pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
         """Queue a script as a plain EVALSHA: redis-py would otherwise send SCRIPT EXISTS
         first, a second round trip (`_execute` loads it on NOSCRIPT). ClusterPipeline refuses
@@ -182,26 +157,26 @@ class TokenStore:
     def _access_prefix(self, family: str) -> str:
         return f"{self._prefix}{{{family}}}:a:"
 
-    def access_key(self, family: str, jti: str) -> str:
+    def _access_key(self, family: str, jti: str) -> str:
         return self._access_prefix(family) + jti
 
-    def family_key(self, family: str) -> str:
+    def _family_key(self, family: str) -> str:
         return f"{self._prefix}{{{family}}}:f"
 
-    def owner_index(self, subject: Subject) -> str:
+    def _owner_index(self, subject: Subject) -> str:
         return f"{self._prefix}idx:o:{subject.audience}:{subject.claim}"
 
-    def client_marker(self, client_id: str) -> str:
+    def _client_marker(self, client_id: str) -> str:
         return f"{self._prefix}rc:{client_id}"
 
-    def owner_marker(self, subject: Subject) -> str:
+    def _owner_marker(self, subject: Subject) -> str:
         return f"{self._prefix}gen:o:{subject.audience}:{subject.claim}"
 
     def _index(self, pipe: Any, subject: Subject, family: str, ttl: int) -> None:
         # A visitor has one login and no owner-wide revocation: no index to keep.
         if subject.is_visitor:
             return
-        key, now = self.owner_index(subject), int(time.time())
+        key, now = self._owner_index(subject), int(time.time())
         pipe.zadd(key, {family: now + ttl})
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.expire(key, self._index_ttl)
@@ -220,16 +195,16 @@ class TokenStore:
         succeeded. (No MULTI: the index lives in another Cluster slot than the family.)"""
         family_value = f"{refresh.jti if refresh else '-'} {access.jti}"
         family_ttl = refresh.ttl if refresh else access.ttl
-        owner_marker = self.owner_marker(owner.subject)
+        owner_marker = self._owner_marker(owner.subject)
 
         def write(pipe: Any) -> None:
             self._index(pipe, owner.subject, access.family, family_ttl)
-            pipe.set(self.access_key(access.family, access.jti), b"1", ex=access.ttl)
-            pipe.set(self.family_key(access.family), family_value, ex=family_ttl)
+            pipe.set(self._access_key(access.family, access.jti), b"1", ex=access.ttl)
+            pipe.set(self._family_key(access.family), family_value, ex=family_ttl)
 
         def read(pipe: Any) -> None:
             pipe.get(owner_marker)
-            pipe.get(self.client_marker(owner.client_id))
+            pipe.get(self._client_marker(owner.client_id))
 
         def both(pipe: Any) -> None:
             write(pipe)
@@ -258,11 +233,14 @@ class TokenStore:
         but for a client revoked since the token was issued, whose family then goes."""
 
         def queue(pipe: Any) -> None:
-            pipe.get(self.client_marker(presented.client_id))
+            pipe.get(self._client_marker(presented.client_id))
             self._queue(
                 pipe,
                 self._rotate,
-                keys=[self.family_key(refresh.family), self.access_key(access.family, access.jti)],
+                keys=[
+                    self._family_key(refresh.family),
+                    self._access_key(access.family, access.jti),
+                ],
                 args=[
                     presented.jti,
                     self._access_prefix(access.family),
@@ -287,8 +265,8 @@ class TokenStore:
         a single Redis, a pipeline on a Cluster)."""
         refresh, family, jti = claims.kind is TokenKind.REFRESH, claims.family, claims.jti
         issued_at = claims.issued_at
-        marker = self.client_marker(claims.client_id)
-        record_key = self.family_key(family) if refresh else self.access_key(family, jti)
+        marker = self._client_marker(claims.client_id)
+        record_key = self._family_key(family) if refresh else self._access_key(family, jti)
         if not self._cluster:
             with translated("redis"):
                 found = await self._usable(
@@ -309,7 +287,7 @@ class TokenStore:
         return alive and (revoked_at is None or issued_at > int(revoked_at))
 
     async def revoke_access(self, claims: Claims) -> bool:
-        key = self.access_key(claims.family, claims.jti)
+        key = self._access_key(claims.family, claims.jti)
         with translated("redis"):
             [deleted] = await self._execute(lambda pipe: pipe.delete(key), durable=True)
         return bool(deleted)
@@ -318,7 +296,7 @@ class TokenStore:
         self._queue(
             pipe,
             self._revoke_family,
-            keys=[self.family_key(family)],
+            keys=[self._family_key(family)],
             args=[self._access_prefix(family)],
         )
 
@@ -334,10 +312,10 @@ class TokenStore:
         """Revoke every live family of the owner; return how many were live. With the
         owner's new `generation` (bumped in Postgres first), its marker is written before
         the index is read, so a login in flight is either found or finds the marker."""
-        index = self.owner_index(subject)
+        index = self._owner_index(subject)
         with translated("redis"):
             if generation is not None:
-                marker = [self.owner_marker(subject)]
+                marker = [self._owner_marker(subject)]
                 args = [generation, self._index_ttl]
                 await self._execute(
                     lambda pipe: self._queue(pipe, self._raise_generation, marker, args),
@@ -361,7 +339,7 @@ class TokenStore:
         until = int(time.time()) if until is None else until
         with translated("redis"):
             await self._execute(
-                lambda pipe: pipe.set(self.client_marker(client_id), until, ex=self._index_ttl),
+                lambda pipe: pipe.set(self._client_marker(client_id), until, ex=self._index_ttl),
                 durable=True,
             )
         return until

@@ -1,16 +1,23 @@
 """The Redis client for the configured topology, built with redis-py's own clients: one
-server, a master found through Sentinel, or a Redis Cluster. No I/O here; the caller pings."""
+server, a master found through Sentinel, or a Redis Cluster."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeAlias
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import BlockingConnectionPool, parse_url
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import ExponentialBackoff
 
 from service.config import CLUSTER_CONNECTIONS, RedisSettings
+from service.store.errors import StoreUnavailable, translated
+from service.store.pg import hide_password
+
+log = logging.getLogger(__name__)
 
 # Every store takes either: both run the same commands, scripts and pipelines.
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -78,3 +85,27 @@ async def close(client: RedisClient) -> None:
     if isinstance(pool, SentinelConnectionPool):
         for sentinel in pool.sentinel_manager.sentinels:
             await sentinel.aclose()
+
+
+async def create_redis(settings: RedisSettings, *, require: bool = True) -> RedisClient:
+    """A client; pinged once. With require=False a Redis that is down only gets a warning:
+    requests answer 503 until it is back, and the process does not die of it."""
+    client = connect(
+        settings,
+        socket_timeout=settings.timeout,
+        socket_connect_timeout=settings.timeout,
+        # One quick retry replaces a pooled connection that died with a restarted server;
+        # more would stretch how long a request waits before its 503.
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
+    )
+    try:
+        with translated("redis"):
+            await client.ping()
+    except StoreUnavailable:
+        if require:
+            await close(client)
+            raise
+        log.warning("redis unavailable at start", extra={"dsn": hide_password(settings.url)})
+    else:
+        log.info("redis client open", extra={"dsn": hide_password(settings.url)})
+    return client

@@ -14,8 +14,7 @@ import pytest
 
 from service.config import RedisSettings
 from service.store.errors import StoreUnavailable, translated
-from service.store.tokens import create_redis
-from service.store.topology import RedisClient, close
+from service.store.topology import RedisClient, close, create_redis
 from tests.servers import redis_sentinel
 
 MASTER = "pool-master"

@@ -15,6 +15,7 @@ from service.oauth.model import Subject, TokenKind
 from service.oauth.ports import Owner, Rotation, TokenRecord
 from service.store.tokens import TokenStore
 from tests.records import claims_for, presented
+from tests.store import keys
 
 
 async def alive(store: TokenStore, record: TokenRecord, refresh: bool = False) -> bool:
@@ -38,8 +39,12 @@ async def backend(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
 
 
 @pytest.fixture
-async def store(backend: Redis) -> AsyncIterator[TokenStore]:
-    prefix = f"test:{secrets.token_hex(4)}:"
+def prefix() -> str:
+    return f"test:{secrets.token_hex(4)}:"
+
+
+@pytest.fixture
+async def store(backend: Redis, prefix: str) -> AsyncIterator[TokenStore]:
     yield TokenStore(backend, prefix, 600)
     leftovers = [k async for k in backend.scan_iter(f"{prefix}*")]
     if leftovers:
@@ -52,20 +57,24 @@ def pair(access_ttl: int = 60, refresh_ttl: int = 600) -> tuple[TokenRecord, Tok
     return access, TokenRecord(family, secrets.token_urlsafe(16), refresh_ttl)
 
 
-async def test_recorded_tokens_are_alive_with_their_ttl(store: TokenStore, backend: Redis) -> None:
+async def test_recorded_tokens_are_alive_with_their_ttl(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
 
     assert await alive(store, access)
     assert await alive(store, refresh, refresh=True)
-    assert 55 <= await backend.ttl(store.access_key(access.family, access.jti)) <= 60
-    assert 595 <= await backend.ttl(store.family_key(refresh.family)) <= 600
+    assert 55 <= await backend.ttl(keys.access_key(prefix, access.family, access.jti)) <= 60
+    assert 595 <= await backend.ttl(keys.family_key(prefix, refresh.family)) <= 600
 
 
-async def test_refresh_record_remembers_its_access_token(store: TokenStore, backend: Redis) -> None:
+async def test_refresh_record_remembers_its_access_token(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
-    stored = await backend.get(store.family_key(refresh.family))
+    stored = await backend.get(keys.family_key(prefix, refresh.family))
     assert stored == f"{refresh.jti} {access.jti}".encode()
 
 
@@ -90,17 +99,24 @@ async def test_revoking_deletes_the_record(store: TokenStore) -> None:
     assert await alive(store, refresh, refresh=True)
 
 
-async def test_keys_of_one_family_share_a_cluster_hash_tag(store: TokenStore) -> None:
+async def test_keys_of_one_family_share_a_cluster_hash_tag(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
     access, refresh = pair()
-    tag = f"{{{access.family}}}"
-    assert tag in store.access_key(access.family, access.jti)
-    assert tag in store.family_key(refresh.family)
+    await store.record(OWNER, access, refresh)
+    names = [k.decode() async for k in backend.scan_iter(match=f"{prefix}{{*")]
+    assert sorted(names) == sorted(
+        [
+            keys.access_key(prefix, access.family, access.jti),
+            keys.family_key(prefix, refresh.family),
+        ]
+    )
 
 
-async def test_expired_records_disappear(store: TokenStore, backend: Redis) -> None:
+async def test_expired_records_disappear(store: TokenStore, backend: Redis, prefix: str) -> None:
     access, _ = pair(access_ttl=1)
     await store.record(OWNER, access, None)
-    key = store.access_key(access.family, access.jti)
+    key = keys.access_key(prefix, access.family, access.jti)
     await backend.pexpire(key, 1)
     await asyncio.sleep(0.05)
     assert not await alive(store, access)
@@ -192,21 +208,23 @@ async def test_client_revocation_is_a_marker_checked_with_the_record(store: Toke
     assert not await alive(store, new_access)
 
 
-async def test_owner_index_holds_only_live_families(store: TokenStore, backend: Redis) -> None:
+async def test_owner_index_holds_only_live_families(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
     first, _ = pair()
     await store.record(OWNER, first, None)
-    index = store.owner_index(OWNER.subject)
+    index = keys.owner_index(prefix, OWNER.subject)
     await backend.zadd(index, {first.family: int(time.time()) - 5})  # as if it had expired
     second, _ = pair()
     await store.record(OWNER, second, None)
     assert [m.decode() for m in await backend.zrange(index, 0, -1)] == [second.family]
 
 
-async def test_visitors_are_not_indexed(store: TokenStore, backend: Redis) -> None:
+async def test_visitors_are_not_indexed(store: TokenStore, backend: Redis, prefix: str) -> None:
     visitor = Owner(Subject.visitor("0123456789abcdef0123"), "shop")
     access, refresh = pair()
     await store.record(visitor, access, refresh)
-    assert not await backend.exists(store.owner_index(visitor.subject))
+    assert not await backend.exists(keys.owner_index(prefix, visitor.subject))
     assert await alive(store, access)
 
 

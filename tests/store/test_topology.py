@@ -15,10 +15,11 @@ from service.oauth.model import Subject
 from service.oauth.ports import Owner, Rotation, TokenRecord
 from service.store.errors import StoreUnavailable
 from service.store.pg import create_pool
-from service.store.tokens import TokenStore, create_redis
-from service.store.topology import close
+from service.store.tokens import TokenStore
+from service.store.topology import close, create_redis
 from tests.records import presented
 from tests.servers import redis_sentinel
+from tests.store import keys
 
 MASTER = "oauth-master"
 
@@ -41,7 +42,8 @@ async def test_sentinel_mode_finds_the_master_and_runs_the_store(
     )
     client = await create_redis(settings)
     try:
-        store = TokenStore(client, f"test:{secrets.token_hex(4)}:", 600)
+        prefix = f"test:{secrets.token_hex(4)}:"
+        store = TokenStore(client, prefix, 600)
         owner = Owner(Subject.user("admin"), "c")
         access = TokenRecord("fam", secrets.token_hex(8), 60)
         refresh = TokenRecord("fam", secrets.token_hex(8), 600)
@@ -51,7 +53,7 @@ async def test_sentinel_mode_finds_the_master_and_runs_the_store(
 
         # The writes went to the master the sentinel named, in the URL's database.
         direct = Redis(port=master_port, db=3)
-        assert await direct.exists(store.family_key("fam"))
+        assert await direct.exists(keys.family_key(prefix, "fam"))
         await direct.flushdb()
         await direct.aclose()
     finally:

@@ -11,11 +11,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service import admin
 from service.app import create_app
 from service.config import Settings, replace
 from service.store.errors import Invalid
 from service.store.users import UserRepository
+from tests import commands
 from tests.conftest import Factory, Seeded, bearer, claims_of, grant, password_grant, refresh
 
 GUEST_LIFE = 600
@@ -132,6 +132,6 @@ async def test_back_office_tokens_are_indexed_whatever_the_username(
     tokens = await password_grant(client, back_office, username=visitor_named_user)
     assert (await client.get("/api/users", headers=bearer(tokens["access_token"]))).status == 200
 
-    await admin.set_user_enabled(settings, visitor_named_user, False)
+    await commands.set_user_enabled(settings, visitor_named_user, False)
     assert (await client.get("/api/users", headers=bearer(tokens["access_token"]))).status == 401
     assert (await refresh(client, back_office, tokens["refresh_token"])).status == 400

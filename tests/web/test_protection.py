@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service import admin
 from service.app import create_app
 from service.config import Settings, replace
+from tests import commands
 from tests.conftest import Factory, Seeded, bearer, login, password_grant
 from tests.web.test_metrics import scrape, value
 
@@ -42,7 +42,7 @@ async def test_five_failures_lock_the_account_even_for_the_right_password(
     # By email too: the lock belongs to the account name that was attacked.
     assert (await attempt(client, seeded, username="other", password="other-pass")).status == 200
 
-    assert (await admin.unlock(settings, "backoffice", "admin"))["unlocked"]
+    assert (await commands.unlock(settings, "backoffice", "admin")).unlocked
     assert (await attempt(client, seeded)).status == 200
 
 
@@ -228,7 +228,7 @@ async def test_every_spelling_of_a_back_office_login_counts_against_one_account(
         assert body["hint"] == "Account is locked."
 
     # Unlocked by any spelling of it, too.
-    assert (await admin.unlock(settings, "backoffice", "ADMİN@example.COM"))["unlocked"]
+    assert (await commands.unlock(settings, "backoffice", "ADMİN@example.COM")).unlocked
     assert (await attempt(client, seeded, username="admin@example.com")).status == 200
 
 
@@ -249,7 +249,7 @@ async def test_every_spelling_of_a_customer_email_counts_against_one_account(
     right = await attempt(client, shop, username="iris@shop.example", password="iris-pass")
     assert (await right.json())["hint"] == "Account is locked."
 
-    assert (await admin.unlock(settings, "storefront", "İRİS@SHOP.EXAMPLE"))["unlocked"]
+    assert (await commands.unlock(settings, "storefront", "İRİS@SHOP.EXAMPLE")).unlocked
     right = await attempt(client, shop, username="Iris@shop.example", password="iris-pass")
     assert right.status == 200
 

@@ -13,10 +13,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service import admin
-from service.app import PASSWORDS, create_app
+from service.app import create_app
 from service.config import Settings
+from tests import commands
 from tests.conftest import Factory, Seeded, bearer, login, password_grant, refresh
+from tests.hashing import Verifying
 
 Instance = TestClient[Any, Any]
 
@@ -38,17 +39,14 @@ async def in_flight(
     instances: list[Instance], seeded: Seeded, per_instance: int, username: str, password: str
 ) -> list[asyncio.Task[Any]]:
     """Logins started on every instance; returns once all of them are verifying."""
+    counters = [Verifying(one.app) for one in instances]
     tasks = [
         asyncio.create_task(one.post("/oauth2-token", json=login(seeded, username, password)))
         for one in instances
         for _ in range(per_instance)
     ]
-
-    async def verifying() -> None:
-        while any(one.app[PASSWORDS].in_flight < per_instance for one in instances):  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(verifying(), 10)
+    for counter in counters:
+        await counter.reaches(per_instance)
     return tasks
 
 
@@ -79,9 +77,12 @@ async def answers(tasks: list[asyncio.Task[Any]]) -> list[tuple[int, dict[str, A
 
 Command = Callable[[Settings], Awaitable[Any]]
 OWNER_WIDE: dict[str, tuple[Command, str | None]] = {
-    "users disable": (lambda s: admin.set_user_enabled(s, "slow", False), "Account is disabled."),
-    "users set-password": (lambda s: admin.set_user_password(s, "slow", "another-pass"), None),
-    "tokens revoke --user": (lambda s: admin.revoke(s, user="slow"), None),
+    "users disable": (
+        lambda s: commands.set_user_enabled(s, "slow", False),
+        "Account is disabled.",
+    ),
+    "users set-password": (lambda s: commands.set_user_password(s, "slow", "another-pass"), None),
+    "tokens revoke --user": (lambda s: commands.revoke(s, user="slow"), None),
 }
 
 
@@ -120,7 +121,7 @@ async def test_a_rehash_in_flight_does_not_bring_back_the_old_password(
     await slow_user(pool, factory)
 
     [task] = await in_flight([client], seeded, 1, "slow", "old-password")
-    await admin.set_user_password(settings, "slow", "the-new-password")
+    await commands.set_user_password(settings, "slow", "the-new-password")
     assert not task.done()
     status, body = (await answers([task]))[0]
     if status == 200:
@@ -141,7 +142,7 @@ async def test_deactivating_a_client_kills_a_login_slower_than_the_client_cache(
     # Verifying takes longer than the 2 s a deactivation revokes ahead of its second.
     await slow_user(pool, factory, SLOWER)
     [task] = await in_flight([client], seeded, 1, "slow", "old-password")
-    await admin.set_client_active(settings, seeded.client_id, False)
+    await commands.set_client_active(settings, seeded.client_id, False)
     assert not task.done()
 
     status, body = (await answers([task]))[0]
@@ -162,7 +163,7 @@ async def test_refreshes_in_flight_are_revoked_with_their_owner(
         for i, body in enumerate(logins)
     ]
     await asyncio.sleep(0)
-    await admin.revoke(settings, user="admin")
+    await commands.revoke(settings, user="admin")
     for response in await asyncio.gather(*refreshes):
         if response.status == 200:
             await assert_dead(instances, seeded, await response.json())

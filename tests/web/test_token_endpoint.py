@@ -317,9 +317,9 @@ async def test_redis_down_is_temporarily_unavailable(
 ) -> None:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from service import embedded
     from service.app import create_app
     from service.config import replace
+    from service.dev import embedded
 
     own = embedded.redis(tmp_path / "redis", persist=False)
     client = await aiohttp_client(create_app(replace(settings, redis={"url": own})))

@@ -14,8 +14,22 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from typing import Any
+
+from service.config import EMBEDDED, Settings, replace
 
 log = logging.getLogger(__name__)
+
+
+def started(settings: Settings) -> Settings:
+    """Start the embedded servers the config asks for and point the settings at them."""
+    var = Path(settings.server.var_dir)
+    changes: dict[str, dict[str, Any]] = {}
+    if settings.database.url == EMBEDDED:
+        changes["database"] = {"url": postgres(var / "postgres")}
+    if settings.redis.url == EMBEDDED:
+        changes["redis"] = {"url": redis(var / "redis")}
+    return replace(settings, **changes) if changes else settings
 
 
 def postgres(folder: Path) -> str:

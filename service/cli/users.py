@@ -1,0 +1,92 @@
+"""`users ...`: back-office users."""
+
+from __future__ import annotations
+
+import click
+
+from service.admin import accounts
+from service.cli.context import Cli, command, hasher, pass_cli, postgres, read_password, run, stores
+from service.oauth.model import Audience
+
+password_stdin = click.option("--password-stdin", is_flag=True, help="read the password from stdin")
+username = click.option("--username", required=True, help="the user's username")
+
+
+@click.group(help="back-office users")
+def users() -> None:
+    pass
+
+
+@users.command(help="create a user; the password is read from stdin")
+@username
+@click.option("--email", required=True)
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@password_stdin
+@command
+@pass_cli
+def create(
+    cli: Cli, username: str, email: str, first_name: str, last_name: str, password_stdin: bool
+) -> None:
+    password = read_password(password_stdin)
+    settings = cli.served
+
+    async def create() -> accounts.CreatedUser:
+        with hasher(settings) as passwords:
+            async with postgres(settings) as pool:
+                return await accounts.create_user(
+                    pool, passwords, username, email, password, first_name, last_name
+                )
+
+    cli.report(run(create()))
+
+
+@users.command("set-password", help="change a password (stdin) and revoke the tokens")
+@username
+@password_stdin
+@command
+@pass_cli
+def set_password(cli: Cli, username: str, password_stdin: bool) -> None:
+    password = read_password(password_stdin)
+    settings = cli.served
+
+    async def change() -> accounts.PasswordSet:
+        with hasher(settings) as passwords:
+            async with stores(settings) as s:
+                return await accounts.set_user_password(s, passwords, username, password)
+
+    cli.report(run(change()))
+
+
+@users.command(help="refuse the user and revoke its tokens")
+@username
+@command
+@pass_cli
+def disable(cli: Cli, username: str) -> None:
+    cli.report(run(_set_enabled(cli, username, False)))
+
+
+@users.command(help="accept the user again")
+@username
+@command
+@pass_cli
+def enable(cli: Cli, username: str) -> None:
+    cli.report(run(_set_enabled(cli, username, True)))
+
+
+async def _set_enabled(cli: Cli, username: str, enabled: bool) -> accounts.UserEnabled:
+    async with stores(cli.served) as s:
+        return await accounts.set_user_enabled(s, username, enabled)
+
+
+@users.command(help="lift a lockout after failed logins")
+@username
+@command
+@pass_cli
+def unlock(cli: Cli, username: str) -> None:
+    cli.report(run(unlocked(cli, Audience.BACKOFFICE, username)))
+
+
+async def unlocked(cli: Cli, audience: Audience, login: str) -> accounts.Unlocked:
+    async with stores(cli.served) as s:
+        return await accounts.unlock(s, audience, login)
