@@ -1,85 +1,97 @@
-"""Typed, frozen settings loaded once from config.yml, with environment overrides."""
+"""Typed, frozen settings loaded once from config.yml, with environment overrides.
+
+The schema is msgspec Structs: types and ranges are declared beside each key and checked
+when config.yml and the environment are converted; what spans several keys is checked
+after (`_validate`). Every key can be overridden by SERVICE_<SECTION>_<KEY>."""
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
+import re
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
+import msgspec
 import yaml
+from msgspec import Meta, Struct, field
 
-from service.oauth.model import ALGORITHMS
+from service.oauth.model import Algorithm
 
-ENV_OVERRIDES = {
-    "SERVICE_DATABASE_URL": ("database", "url"),
-    "SERVICE_REDIS_URL": ("redis", "url"),
+EMBEDDED = "embedded"
+ENV_PREFIX = "SERVICE_"
+# Names older than the rule, kept for deployments that set them; the rule's name wins.
+ENV_ALIASES = {
     "SERVICE_ISSUER": ("tokens", "issuer"),
     "SERVICE_KEYS_DIR": ("tokens", "keys_dir"),
     "SERVICE_TRUSTED_PROXIES": ("protection", "trusted_proxies"),
-    "SERVICE_METRICS_TOKEN": ("metrics", "token"),
 }
-# Overrides of list-valued keys: comma-separated.
-ENV_LISTS = frozenset({"SERVICE_TRUSTED_PROXIES"})
-EMBEDDED = "embedded"
 # Connections per node of the Redis Cluster client, which fails a command rather than wait
 # for one; requests in flight per worker stay below it by this much (health checks).
 CLUSTER_CONNECTIONS = 1024
 CLUSTER_HEADROOM = CLUSTER_CONNECTIONS - 24
+
+Positive = Annotated[int, Meta(gt=0)]
+NotNegative = Annotated[int, Meta(ge=0)]
+ZeroIsOff = Annotated[int, Meta(ge=0)]
+Seconds = Annotated[float, Meta(gt=0)]
+Port = Annotated[int, Meta(ge=1, le=65535)]
+NonEmpty = Annotated[str, Meta(min_length=1)]
 
 
 class ConfigError(Exception):
     """A missing or bad key; the message names it."""
 
 
-@dataclass(frozen=True)
-class ServerSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 0
-    max_body_bytes: int = 65536
-    var_dir: str = "var"
-    max_requests_in_flight: int = 256
-    max_requests_in_flight_per_address: int = 64
-    queue_timeout: float = 2.0
+class _Section(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A section of config.yml: an unknown key in it is an error, not ignored."""
 
 
-@dataclass(frozen=True)
-class DatabaseSettings:
+class ServerSettings(_Section, frozen=True):
+    host: NonEmpty = "127.0.0.1"
+    port: Port = 8080
+    workers: NotNegative = 0
+    max_body_bytes: Positive = 65536
+    var_dir: NonEmpty = "var"
+    max_requests_in_flight: Positive = 256
+    max_requests_in_flight_per_address: Positive = 64
+    queue_timeout: Annotated[float, Meta(ge=0)] = 2.0
+
+
+class DatabaseSettings(_Section, frozen=True):
     url: str = EMBEDDED
-    pool_min_size: int = 1
-    pool_max_size: int = 10
-    timeout: float = 5.0
+    pool_min_size: Positive = 1
+    pool_max_size: Positive = 10
+    timeout: Seconds = 5.0
     pgbouncer: bool = False
 
 
-@dataclass(frozen=True)
-class RedisSettings:
+class RedisSettings(_Section, frozen=True):
     url: str = EMBEDDED
-    timeout: float = 2.0
+    timeout: Seconds = 2.0
     key_prefix: str = "oauth:"
-    mode: str = "single"
+    mode: Literal["single", "sentinel", "cluster"] = "single"
     sentinels: tuple[str, ...] = ()
     sentinel_master: str = "mymaster"
-    revocation_wait_ms: int = 200
-    max_connections: int = 64
-    pool_timeout: float = 1.0
+    revocation_wait_ms: NotNegative = 200
+    max_connections: Positive = 64
+    pool_timeout: Seconds = 1.0
 
 
-@dataclass(frozen=True)
-class TokenSettings:
-    access_token_lifetime: int = 3600
-    refresh_token_lifetime: int = 2_592_000
-    guest_refresh_token_lifetime: int = 604_800
+class TokenSettings(_Section, frozen=True):
+    access_token_lifetime: Positive = 3600
+    refresh_token_lifetime: Positive = 2_592_000
+    guest_refresh_token_lifetime: Positive = 604_800
+    # The loader derives it from the listener when config.yml and the environment leave it
+    # empty (`derived_issuer`); this default is what it derives from the default listener.
     issuer: str = "http://localhost:8080"
-    keys_dir: str = "keys"
-    algorithm: str = "RS256"
-    leeway: int = 5
-    key_activation_delay: int = 300
-    keys_reload_interval: int = 60
+    keys_dir: NonEmpty = "keys"
+    algorithm: Algorithm = "RS256"
+    leeway: NotNegative = 5
+    key_activation_delay: NotNegative = 300
+    keys_reload_interval: NotNegative = 60
 
     @property
     def longest_lifetime(self) -> int:
@@ -93,51 +105,52 @@ class TokenSettings:
         return max(self.access_token_lifetime, self.guest_refresh_token_lifetime) + self.leeway
 
 
-@dataclass(frozen=True)
-class PasswordHashingSettings:
-    memory_cost: int = 19456
-    time_cost: int = 2
-    parallelism: int = 1
-    threads: int = 0
+class PasswordHashingSettings(_Section, frozen=True):
+    memory_cost: Positive = 19456
+    time_cost: Positive = 2
+    parallelism: Positive = 1
+    threads: NotNegative = 0
 
 
-@dataclass(frozen=True)
-class CorsSettings:
+class CorsSettings(_Section, frozen=True):
     origins: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ApiSettings:
+class ApiSettings(_Section, frozen=True):
     backoffice_prefix: str = "/api"
     storefront_prefix: str = "/storefront/api"
 
 
-@dataclass(frozen=True)
-class ProtectionSettings:
-    failure_window: int = 900
-    max_account_failures: int = 5
-    lockout_time: int = 900
-    max_address_failures: int = 100
-    requests_per_minute: int = 600
-    guest_logins_per_minute: int = 60
-    ipv6_prefix: int = 64
+class ProtectionSettings(_Section, frozen=True):
+    failure_window: Positive = 900
+    max_account_failures: ZeroIsOff = 5
+    lockout_time: Positive = 900
+    max_address_failures: ZeroIsOff = 100
+    requests_per_minute: ZeroIsOff = 600
+    guest_logins_per_minute: ZeroIsOff = 60
+    ipv6_prefix: Annotated[int, Meta(ge=1, le=128)] = 64
     trusted_proxies: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class MetricsSettings:
+class MetricsSettings(_Section, frozen=True):
     host: str = ""  # "" = server.host
-    port: int = 0  # 0 = /metrics on the main listener
-    token: str = field(default="", repr=False)  # a secret: never in a repr or a log
+    port: Annotated[int, Meta(ge=0, le=65535)] = 0  # 0 = /metrics on the main listener
+    token: str = ""  # a secret: never in a repr or a log
+
+    def __repr__(self) -> str:
+        token = "<set>" if self.token else "''"
+        return f"MetricsSettings(host={self.host!r}, port={self.port}, token={token})"
 
 
-@dataclass(frozen=True)
-class MaintenanceSettings:
-    cleanup_interval: int = 3600
+class MaintenanceSettings(_Section, frozen=True):
+    cleanup_interval: ZeroIsOff = 3600
 
 
-@dataclass(frozen=True)
-class Settings:
+class LoggingSettings(_Section, frozen=True):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(_Section, frozen=True):
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -148,41 +161,174 @@ class Settings:
     maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     protection: ProtectionSettings = field(default_factory=ProtectionSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
 
-def _coerce(name: str, kind: Any, value: Any) -> Any:
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if typing.get_origin(kind) is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{name}: expected a list of strings")
-        return tuple(value)
-    if kind is bool and not isinstance(value, bool):
-        raise ConfigError(f"{name}: expected true or false, got {value!r}")
-    if isinstance(kind, type) and (isinstance(value, bool) is not (kind is bool)):
-        raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}")
-    if isinstance(kind, type) and not isinstance(value, kind):
-        raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}")
-    return value
+def env_names() -> dict[str, tuple[str, str]]:
+    """SERVICE_<SECTION>_<KEY> -> (section, key), for every key of config.yml."""
+    names = {}
+    for section in msgspec.structs.fields(Settings):
+        for key in msgspec.structs.fields(section.type):
+            names[f"{ENV_PREFIX}{section.name}_{key.name}".upper()] = (section.name, key.name)
+    return names
 
 
-def _section(name: str, cls: Any, raw: Any) -> Any:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{name}: expected a mapping")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in known:
-            raise ConfigError(f"{name}.{key}: unknown key")
-    values = {k: _coerce(f"{name}.{k}", hints[k], v) for k, v in raw.items()}
-    return cls(**values)
+def env_variables() -> dict[str, tuple[str, str]]:
+    """Every variable read: the rule's names and the older ones."""
+    return {**ENV_ALIASES, **env_names()}
+
+
+def _key_type(section: str, key: str) -> Any:
+    sections = {f.name: f.type for f in msgspec.structs.fields(Settings)}
+    return {f.name: f.type for f in msgspec.structs.fields(sections[section])}[key]
+
+
+def _from_env(env: typing.Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The environment's overrides as config.yml's mapping, and the variable behind each key.
+    An empty variable counts as unset (compose's ${VAR:-} gives empty ones). A list is
+    comma-separated; other values are converted from text by the key's type later."""
+    raw: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    for var, (section, key) in env_variables().items():
+        value = env.get(var, "")
+        if not value:
+            continue
+        if typing.get_origin(_key_type(section, key)) is tuple:
+            raw.setdefault(section, {})[key] = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            raw.setdefault(section, {})[key] = value
+        sources[f"{section}.{key}"] = var
+    return raw, sources
+
+
+def _merge(*layers: typing.Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for name, section in layer.items():
+            if isinstance(section, dict) and isinstance(merged.get(name, {}), dict):
+                merged[name] = {**merged.get(name, {}), **section}
+            else:
+                merged[name] = section
+    return merged
+
+
+def _lookup(raw: Any, path: str) -> tuple[bool, Any]:
+    for part in path.split("."):
+        if not isinstance(raw, dict) or part not in raw:
+            return False, None
+        raw = raw[part]
+    return True, raw
+
+
+def _describe(key: str, problem: str, value: Any, source: str | None) -> ConfigError:
+    """One line that starts with the key: "server.port: expected int <= 65535, got 70000"."""
+    problem = problem.replace("`", "")
+    section, _, name = key.partition(".")
+    if problem.startswith("Invalid enum value"):
+        choices = typing.get_args(_key_type(section, name))
+        problem = f"expected one of {', '.join(map(str, choices))}"
+    problem = problem[0].lower() + problem[1:]
+    if ", got" in problem:
+        problem += f" ({value!r})"
+    else:
+        problem += f", got {value!r}"
+    return ConfigError(f"{key}: {problem}" + (f" (from {source})" if source else ""))
+
+
+def _explain(exc: msgspec.ValidationError, raw: Any, sources: dict[str, str]) -> ConfigError:
+    """msgspec's message ("Expected `int` <= 65535 - at `$.server.port`") as ours."""
+    text, _, where = str(exc).partition(" - at `$")
+    path = where.rstrip("`").lstrip(".")
+    unknown = re.fullmatch(r"Object contains unknown field `(.+)`", text)
+    if unknown:
+        if not path:
+            return ConfigError(f"{unknown[1]}: unknown section")
+        return ConfigError(f"{path}.{unknown[1]}: unknown key")
+    found, value = _lookup(raw, path)
+    if not found or path.count(".") != 1:  # an item of a list: name the list's key
+        text = text.replace("`", "")
+        return ConfigError(f"{path or 'config'}: {text[0].lower()}{text[1:]}")
+    return _describe(path, text, value, sources.get(path))
+
+
+def _typed_env(env_raw: dict[str, dict[str, Any]], sources: dict[str, str]) -> dict[str, Any]:
+    """The environment's text converted to each key's type ("8080" -> 8080, "true" -> True),
+    so that config.yml's own values stay strictly typed ("8080" there is an error)."""
+    typed: dict[str, dict[str, Any]] = {}
+    for section, values in env_raw.items():
+        for key, value in values.items():
+            try:
+                converted = msgspec.convert(value, _key_type(section, key), strict=False)
+            except msgspec.ValidationError as exc:
+                name = f"{section}.{key}"
+                raise _describe(name, str(exc), value, sources[name]) from None
+            typed.setdefault(section, {})[key] = converted
+    return typed
+
+
+def derived_issuer(server: ServerSettings) -> str:
+    """http://<listener>: what a client on this machine reaches; localhost for a loopback or
+    every-address listener (a browser or openid-client there asks for localhost)."""
+    host = server.host
+    if host in ("0.0.0.0", "::", "127.0.0.1", "::1", "localhost"):  # noqa: S104 - a name
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{server.port}"
+
+
+def issuer_mismatch(settings: Settings) -> str | None:
+    """Why the issuer cannot name this listener, or None. Only a loopback issuer is judged:
+    a public name may sit in front of the listener (a balancer, a proxy on another port)."""
+    parts = urlsplit(settings.tokens.issuer)
+    host = (parts.hostname or "").lower()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    listener = settings.server.host
+    if port != settings.server.port:
+        return f"its port {port} is not server.port {settings.server.port}"
+    try:
+        reachable = ipaddress.ip_address(listener)
+        if not (reachable.is_loopback or reachable.is_unspecified):
+            return f"server.host {listener} does not listen on {host}"
+    except ValueError:
+        pass  # a name: it may resolve to a loopback address
+    return None
+
+
+def _check_url(key: str, url: str, schemes: tuple[str, ...]) -> None:
+    if url != EMBEDDED and not url.startswith(schemes):
+        raise ConfigError(f"{key}: expected {EMBEDDED!r} or a URL starting with {schemes[0]}")
+
+
+def _check_issuer(issuer: str) -> None:
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"tokens.issuer: expected an http(s) URL, got {issuer!r}")
+    if parts.query or parts.fragment or "#" in issuer:
+        # RFC 8414 §2: "a URL that uses the https scheme and has no query or fragment".
+        raise ConfigError(f"tokens.issuer: no query or fragment allowed, got {issuer!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise ConfigError(f"tokens.issuer: bad port in {issuer!r}") from None
+
+
+def _check_origin(origin: str) -> None:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+        raise ConfigError(
+            f"cors.origins: {origin!r} is not an origin (scheme://host[:port], no path, "
+            "as browsers send it in Origin)"
+        )
 
 
 def _validate_redis_topology(r: RedisSettings) -> None:
-    if r.mode not in ("single", "sentinel", "cluster"):
-        raise ConfigError(f"redis.mode: expected single, sentinel or cluster, got {r.mode!r}")
     if r.mode == "single":
         return
     if r.url == EMBEDDED or r.url.startswith("unix://"):
@@ -202,50 +348,7 @@ def _validate_redis_topology(r: RedisSettings) -> None:
 
 
 def _validate(s: Settings) -> None:
-    positive = {
-        "server.port": s.server.port,
-        "server.max_body_bytes": s.server.max_body_bytes,
-        "server.max_requests_in_flight": s.server.max_requests_in_flight,
-        "server.max_requests_in_flight_per_address": s.server.max_requests_in_flight_per_address,
-        "redis.max_connections": s.redis.max_connections,
-        "redis.pool_timeout": s.redis.pool_timeout,
-        "database.pool_min_size": s.database.pool_min_size,
-        "database.pool_max_size": s.database.pool_max_size,
-        "tokens.access_token_lifetime": s.tokens.access_token_lifetime,
-        "tokens.refresh_token_lifetime": s.tokens.refresh_token_lifetime,
-        "tokens.guest_refresh_token_lifetime": s.tokens.guest_refresh_token_lifetime,
-        "password_hashing.time_cost": s.password_hashing.time_cost,
-        "password_hashing.parallelism": s.password_hashing.parallelism,
-        "protection.failure_window": s.protection.failure_window,
-        "protection.lockout_time": s.protection.lockout_time,
-    }
-    for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"{key}: must be positive, got {value}")
-    not_negative = {
-        "tokens.leeway": s.tokens.leeway,
-        "tokens.key_activation_delay": s.tokens.key_activation_delay,
-        "tokens.keys_reload_interval": s.tokens.keys_reload_interval,
-        "redis.revocation_wait_ms": s.redis.revocation_wait_ms,
-        "server.queue_timeout": s.server.queue_timeout,
-    }
-    for key, value in not_negative.items():
-        if value < 0:
-            raise ConfigError(f"{key}: must not be negative, got {value}")
-    zero_is_off = {
-        "protection.max_account_failures": s.protection.max_account_failures,
-        "protection.max_address_failures": s.protection.max_address_failures,
-        "protection.requests_per_minute": s.protection.requests_per_minute,
-        "protection.guest_logins_per_minute": s.protection.guest_logins_per_minute,
-        "maintenance.cleanup_interval": s.maintenance.cleanup_interval,
-    }
-    for key, value in zero_is_off.items():
-        if value < 0:
-            raise ConfigError(f"{key}: must be 0 (off) or positive, got {value}")
-    if not 1 <= s.protection.ipv6_prefix <= 128:
-        raise ConfigError(
-            f"protection.ipv6_prefix: must be between 1 and 128, got {s.protection.ipv6_prefix}"
-        )
+    """What spans several keys, or needs more than a type and a range."""
     for proxy in s.protection.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
@@ -253,14 +356,10 @@ def _validate(s: Settings) -> None:
             raise ConfigError(
                 f"protection.trusted_proxies: {proxy!r} is not an address or CIDR"
             ) from None
-    if not 0 <= s.metrics.port < 65536:
-        raise ConfigError(f"metrics.port: expected 0 (main listener) or a port: {s.metrics.port}")
     if s.metrics.port and s.metrics.port == s.server.port:
         raise ConfigError("metrics.port: must differ from server.port (0: on the same listener)")
     if s.metrics.token != s.metrics.token.strip() or any(c < " " for c in s.metrics.token):
         raise ConfigError("metrics.token: no spaces around it and no control characters")
-    if s.server.workers < 0:
-        raise ConfigError("server.workers: must be 0 (one per CPU) or positive")
     if s.server.max_requests_in_flight_per_address > s.server.max_requests_in_flight:
         raise ConfigError(
             "server.max_requests_in_flight_per_address: larger than server.max_requests_in_flight"
@@ -275,16 +374,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("database.pool_min_size: larger than database.pool_max_size")
     if s.password_hashing.memory_cost < 8 * s.password_hashing.parallelism:
         raise ConfigError("password_hashing.memory_cost: argon2 needs at least 8 KiB per lane")
-    if s.tokens.algorithm not in ALGORITHMS:
-        raise ConfigError(f"tokens.algorithm: unsupported {s.tokens.algorithm!r}")
-    if not s.tokens.issuer:
-        raise ConfigError("tokens.issuer: must not be empty")
-    for key, url, schemes in (
-        ("database.url", s.database.url, ("postgres://", "postgresql://")),
-        ("redis.url", s.redis.url, ("redis://", "rediss://", "unix://")),
-    ):
-        if url != EMBEDDED and not url.startswith(schemes):
-            raise ConfigError(f"{key}: expected {EMBEDDED!r} or a URL starting with {schemes[0]}")
+    _check_issuer(s.tokens.issuer)
+    for origin in s.cors.origins:
+        _check_origin(origin)
+    _check_url("database.url", s.database.url, ("postgres://", "postgresql://"))
+    _check_url("redis.url", s.redis.url, ("redis://", "rediss://", "unix://"))
     _validate_redis_topology(s.redis)
     for key, prefix in (
         ("api.backoffice_prefix", s.api.backoffice_prefix),
@@ -294,51 +388,79 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{key}: must start with '/' and not end with one")
 
 
-def from_mapping(raw: Any, env: typing.Mapping[str, str] | None = None) -> Settings:
+def from_mapping(
+    raw: Any,
+    env: typing.Mapping[str, str] | None = None,
+    overrides: typing.Mapping[str, typing.Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Settings from config.yml's mapping, then the environment, then `overrides` (the
+    command line's flags) on top. tokens.issuer left empty is derived from the listener."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("config: expected a mapping at the top level")
-    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
-    for var, (section, key) in ENV_OVERRIDES.items():
-        value = (env or {}).get(var)
-        if value:
-            raw.setdefault(section, {})
-            if not isinstance(raw[section], dict):
-                raise ConfigError(f"{section}: expected a mapping")
-            if var in ENV_LISTS:
-                raw[section][key] = [v.strip() for v in value.split(",") if v.strip()]
-            else:
-                raw[section][key] = value
-    hints = typing.get_type_hints(Settings)
-    known = {f.name for f in dataclasses.fields(Settings)}
-    for key in raw:
-        if key not in known:
-            raise ConfigError(f"{key}: unknown section")
-    settings = Settings(**{name: _section(name, hints[name], raw.get(name)) for name in known})
+    env_raw, sources = _from_env(env or {})
+    layers = [raw, _typed_env(env_raw, sources), {k: dict(v) for k, v in (overrides or {}).items()}]
+    for layer in layers:
+        for name, section in layer.items():
+            if section is not None and not isinstance(section, dict):
+                raise ConfigError(f"{name}: expected a mapping")
+    merged = _merge(*({k: v for k, v in layer.items() if v is not None} for layer in layers))
+    tokens = merged.get("tokens", {})
+    derive = not tokens.get("issuer")
+    if derive:
+        merged["tokens"] = {**tokens, "issuer": "http://localhost"}  # replaced below
+    try:
+        settings = msgspec.convert(merged, Settings)
+    except msgspec.ValidationError as exc:
+        raise _explain(exc, merged, sources) from None
+    if derive:
+        settings = replace(settings, tokens={"issuer": derived_issuer(settings.server)})
     _validate(settings)
     return settings
 
 
-def load(path: str | Path, env: typing.Mapping[str, str] | None = None) -> Settings:
+def load(
+    path: str | Path,
+    env: typing.Mapping[str, str] | None = None,
+    overrides: typing.Mapping[str, typing.Mapping[str, Any]] | None = None,
+    required: bool = True,
+) -> Settings:
+    """Settings from the file at `path`; if it does not exist and is not `required`, from
+    the defaults (and the environment)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"cannot read {path}: No such file or directory") from None
+        text = ""
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return from_mapping(raw, os.environ if env is None else env)
+    return from_mapping(raw, os.environ if env is None else env, overrides)
 
 
 def replace(settings: Settings, **sections: dict[str, Any]) -> Settings:
     """A copy with some keys of some sections changed (tests and the dev runner use it)."""
     changed = {
-        name: dataclasses.replace(getattr(settings, name), **values)
+        name: msgspec.structs.replace(getattr(settings, name), **values)
         for name, values in sections.items()
     }
-    return dataclasses.replace(settings, **changed)
+    return msgspec.structs.replace(settings, **changed)
 
 
-__all__ = ["EMBEDDED", "ConfigError", "Settings", "from_mapping", "load", "replace"]
+__all__ = [
+    "EMBEDDED",
+    "ConfigError",
+    "Settings",
+    "derived_issuer",
+    "env_names",
+    "env_variables",
+    "from_mapping",
+    "issuer_mismatch",
+    "load",
+    "replace",
+]

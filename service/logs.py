@@ -39,7 +39,8 @@ def _second(epoch: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
 
 
-def setup(level: int = logging.INFO) -> None:
+def setup(level: str = "info") -> None:
+    """JSON lines on stderr at `level` (config.yml's logging.level: debug ... error)."""
     # Nothing above reads the thread, process or task of a record: spare looking them up
     # for each one (the logging module's documented switches for speed).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -47,7 +48,7 @@ def setup(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level.upper())
 
 
 class Throttled:

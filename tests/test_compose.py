@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from service.cli import main
-from service.config import ENV_OVERRIDES, from_mapping
+from service.config import env_variables, from_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_ENV = ("SERVICE_DATABASE_URL", "SERVICE_REDIS_URL", "SERVICE_KEYS_DIR")
@@ -137,9 +137,9 @@ def test_environment_names_are_config_overrides(services: dict[str, Any]) -> Non
     for name in ("init", "service"):
         env = services[name]["environment"]
         assert set(COMPOSE_ENV) <= set(env), name
-        unknown = {k for k in env if k.startswith("SERVICE_")} - set(ENV_OVERRIDES)
-        assert not unknown, f"{name}: not in service.config.ENV_OVERRIDES: {unknown}"
-    assert set(COMPOSE_ENV) <= set(ENV_OVERRIDES)
+        unknown = {k for k in env if k.startswith("SERVICE_")} - set(env_variables())
+        assert not unknown, f"{name}: not a variable service.config reads: {unknown}"
+    assert set(COMPOSE_ENV) <= set(env_variables())
 
 
 def test_environment_names_config_keys_and_services(services: dict[str, Any]) -> None:
@@ -147,7 +147,7 @@ def test_environment_names_config_keys_and_services(services: dict[str, Any]) ->
     config = load_yaml("config.yml")
     env = services["service"]["environment"]
     for name in env:
-        section, key = ENV_OVERRIDES[name]
+        section, key = env_variables()[name]
         assert key in config[section], f"{name}: config.yml has no {section}.{key}"
     for name in ("SERVICE_DATABASE_URL", "SERVICE_REDIS_URL"):
         assert urlsplit(env[name]).hostname in services, name

@@ -13,12 +13,14 @@ from service.cli.context import Cli, json_anywhere
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", default="config.yml", show_default=True, help="path of config.yml")
+@click.option(
+    "--config", help="path of config.yml  [default: ./config.yml if present, else defaults]"
+)
 @click.option(
     "--json", is_flag=True, expose_value=False, callback=json_anywhere, help="print results as JSON"
 )
 @click.pass_context
-def main(ctx: click.Context, config: str) -> None:
+def main(ctx: click.Context, config: str | None) -> None:
     """Command line of the token service: python -m service [--config config.yml] [--json]
     COMMAND ..."""
     logs.setup()

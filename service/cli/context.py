@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import asyncpg
 import click
 
+from service import logs
 from service.admin.errors import AdminError
 from service.admin.stores import Stores
 from service.config import ConfigError, Settings, load, replace
@@ -41,7 +42,7 @@ class CommandError(click.ClickException):
 
 @dataclasses.dataclass
 class Cli:
-    config: str = "config.yml"
+    config: str | None = None  # None: ./config.yml if there is one, else the defaults
     as_json: bool = False
     _settings: Settings | None = None
 
@@ -49,7 +50,16 @@ class Cli:
     def settings(self) -> Settings:
         """config.yml, read once, on first use (so `--help` needs none)."""
         if self._settings is None:
-            self._settings = load(self.config)
+            self.load()
+        assert self._settings is not None
+        return self._settings
+
+    def load(self, **overrides: dict[str, Any]) -> Settings:
+        """Read the config, with `overrides` (a command's options for config.yml's keys) on
+        top, checked and derived from (tokens.issuer) like the file's own values."""
+        path, required = self.config or "config.yml", self.config is not None
+        self._settings = load(path, overrides=overrides, required=required)
+        logs.setup(self._settings.logging.level)
         return self._settings
 
     @functools.cached_property

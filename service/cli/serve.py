@@ -8,7 +8,6 @@ import click
 
 from service import server
 from service.cli.context import Cli, command, pass_cli
-from service.config import replace
 from service.dev import demo
 from service.dev.embedded import started
 
@@ -22,7 +21,7 @@ from service.dev.embedded import started
 def serve(cli: Cli, host: str | None, port: int | None, workers: int | None) -> None:
     given = {"host": host, "port": port, "workers": workers}
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-    server.serve(started(replace(cli.settings, server=overrides)))
+    server.serve(started(cli.load(server=overrides)))
 
 
 @click.command(help="embedded servers + demo data + serve (make run)")

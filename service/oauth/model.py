@@ -5,10 +5,14 @@ values of the enums are the strings of the wire and of the database."""
 from __future__ import annotations
 
 import enum
+import typing
 from dataclasses import dataclass
+from typing import Literal
 
-# The signing algorithms a key may use (one per key type: RSA, P-256, Ed25519).
-ALGORITHMS = ("RS256", "ES256", "EdDSA")
+# The signing algorithms a key may use (one per key type: RSA, P-256, Ed25519); the type is
+# what config.yml's schema checks tokens.algorithm against.
+Algorithm = Literal["RS256", "ES256", "EdDSA"]
+ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 
 
 class Audience(enum.StrEnum):
