@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import dataclasses
 import json
 import os
 import secrets
@@ -151,11 +150,8 @@ def delete_keys(url: str, prefix: str) -> int:
 
 def _has_key(section: str, key: str) -> bool:
     """Whether this version of the service knows `section.key` (it refuses unknown keys)."""
-    sections = {f.name: f for f in dataclasses.fields(Settings)}
-    if section not in sections:
-        return False
-    default = getattr(Settings(), section)
-    return key in {f.name for f in dataclasses.fields(default)}
+    default = getattr(Settings(), section, None)
+    return default is not None and hasattr(default, key)
 
 
 def write_config(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bench import ceilings, cpu, infra, memory, probes, procs, profile, victim, wrk
 from bench.probes import ENDPOINT
 from bench.report import Row
@@ -134,7 +136,7 @@ class Bench:
             "plan": self.plan.__dict__,
             "backends": origin,
             "algorithm": self.algorithm or settings.tokens.algorithm,
-            "password_hashing": settings.password_hashing.__dict__,
+            "password_hashing": msgspec.structs.asdict(settings.password_hashing),
             "workers": WORKERS,
         }
 

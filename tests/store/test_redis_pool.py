@@ -5,11 +5,11 @@ and past that wait it is a StoreUnavailable like any Redis outage (the 503 path)
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 
+import msgspec
 import pytest
 
 from service.config import RedisSettings
@@ -33,7 +33,7 @@ async def two_connections(
     settings = RedisSettings(url=redis_url, max_connections=2, pool_timeout=0.5)
     if request.param == "sentinel":
         _, port = request.getfixturevalue("sentinel")
-        settings = dataclasses.replace(
+        settings = msgspec.structs.replace(
             settings,
             url="redis://ignored/0",
             mode="sentinel",
