@@ -18,6 +18,7 @@ class Stores:
     pool: asyncpg.Pool
     tokens: TokenStore
     limits: LimitStore
+    settings: Settings  # what bounds the operations' values (a client's lifetimes, keys)
 
     @classmethod
     def configured(cls, pool: asyncpg.Pool, redis: RedisClient, settings: Settings) -> Stores:
@@ -25,4 +26,5 @@ class Stores:
             pool,
             TokenStore.configured(redis, settings),
             LimitStore(redis, settings.redis.key_prefix),
+            settings,
         )

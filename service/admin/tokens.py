@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from service.admin.accounts import find_account, rows_of
 from service.admin.errors import AdminError
 from service.admin.stores import Stores
 from service.oauth.audit import audit
 from service.oauth.clients import CACHE_SECONDS
-from service.oauth.model import Subject
+from service.oauth.model import Audience, Subject
+from service.oauth.ports import LiveLogin
 from service.store.customers import CustomerUserRepository
 from service.store.revocations import RevocationRepository
 from service.store.users import UserRepository
@@ -27,6 +29,20 @@ class RevokedLogins:
 @dataclass(frozen=True)
 class RevokedBefore:
     revoked_before: int
+
+
+@dataclass(frozen=True)
+class Logins:
+    subject: str
+    logins: list[LiveLogin]
+
+
+async def list_logins(stores: Stores, audience: Audience, key: int | str) -> Logins:
+    """The live logins of a user or customer user (`key`: its id or login), newest first:
+    when, with which client, when last refreshed, until when it can last be used."""
+    found = await find_account(rows_of(stores, audience), audience, key)
+    subject = found.account.subject
+    return Logins(subject.claim, await stores.tokens.logins(subject))
 
 
 async def revoke_user(stores: Stores, login: str, by: str = "command line") -> RevokedLogins:
@@ -63,11 +79,15 @@ async def revoke_client(stores: Stores, client_id: str, by: str = "command line"
     return RevokedBefore(revoked_before)
 
 
-async def revoke_client_tokens(stores: Stores, client_id: str, deactivate: bool) -> int | None:
-    """Refuse the client's tokens issued up to now; with `deactivate`, the client too, and
-    up to CACHE_SECONDS ahead: instances may go on using its cached row for that long, and
-    what they issue meanwhile is revoked too. The second revoked before; None: no client."""
-    until = int(time.time()) + (CACHE_SECONDS if deactivate else 0)
+async def revoke_client_tokens(
+    stores: Stores, client_id: str, deactivate: bool, ahead: bool | None = None
+) -> int | None:
+    """Refuse the client's tokens issued up to now; with `deactivate`, the client too. With
+    `ahead` (by default with `deactivate`: its row changed), up to CACHE_SECONDS ahead:
+    instances may go on using its cached row for that long, and what they issue meanwhile
+    is revoked too. The second revoked before; None: no client."""
+    ahead = deactivate if ahead is None else ahead
+    until = int(time.time()) + (CACHE_SECONDS if ahead else 0)
     if not await RevocationRepository(stores.pool).revoke_client(client_id, until, deactivate):
         return None
     return await stores.tokens.revoke_client(client_id, until)

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
-from service.admin import clients as admin
-from service.cli.context import Cli, command, pass_cli, postgres, run, stores
+from service.admin import clients as admin_clients
+from service.cli.context import Cli, command, pass_cli, postgres, run, stores, table
 from service.oauth.model import Audience, GrantType
 
 client_id = click.option("--client-id", required=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Lifetime(click.ParamType[int | str]):
+    """Seconds, or `config` (config.yml's)."""
+
+    name = "seconds|config"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, int) or value == "config":
+            return value
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            return int(value)
+        self.fail(f"{value!r} is neither seconds nor 'config'", param, ctx)
+
+
+def lifetime(name: str) -> Callable[[F], F]:
+    return click.option(f"--{name}", type=Lifetime(), help="seconds, or 'config' (config.yml's)")
 
 
 @click.group(help="OAuth clients")
@@ -34,6 +56,9 @@ def clients() -> None:
 @click.option("--owner-user", help="back-office username the client acts as")
 @click.option("--owner-customer-user", help="customer user email the client acts as")
 @click.option("--can-introspect", is_flag=True, help="may introspect any token")
+@click.option("--access-token-lifetime", type=int, help="seconds (default: config.yml's)")
+@click.option("--refresh-token-lifetime", type=int, help="seconds (default: config.yml's)")
+@click.option("--admin", is_flag=True, help="its client_credentials tokens may call the admin API")
 @command
 @pass_cli
 def create(
@@ -45,20 +70,27 @@ def create(
     owner_user: str | None,
     owner_customer_user: str | None,
     can_introspect: bool,
+    access_token_lifetime: int | None,
+    refresh_token_lifetime: int | None,
+    admin: bool,
 ) -> None:
-    listed = tuple(g.strip() for g in grants.split(",") if g.strip())
+    settings = cli.served
 
-    async def create() -> admin.CreatedClient:
-        async with postgres(cli.served) as pool:
-            return await admin.create_client(
+    async def create() -> admin_clients.CreatedClient:
+        async with postgres(settings) as pool:
+            return await admin_clients.create_client(
                 pool,
                 name,
                 audience,
-                listed,
+                _listed(grants),
                 public,
                 owner_user,
                 owner_customer_user,
                 can_introspect,
+                access_token_lifetime=access_token_lifetime,
+                refresh_token_lifetime=refresh_token_lifetime,
+                admin=admin,
+                tokens=settings.tokens,
             )
 
     cli.report(run(create()))
@@ -80,6 +112,100 @@ def activate(cli: Cli, client_id: str) -> None:
     cli.report(run(_set_active(cli, client_id, True)))
 
 
-async def _set_active(cli: Cli, client_id: str, active: bool) -> admin.ClientActive:
+async def _set_active(cli: Cli, client_id: str, active: bool) -> admin_clients.ClientActive:
     async with stores(cli.served) as s:
-        return await admin.set_client_active(s, client_id, active)
+        return await admin_clients.set_client_active(s, client_id, active)
+
+
+def _listed(grants: str) -> tuple[str, ...]:
+    return tuple(g.strip() for g in grants.split(",") if g.strip())
+
+
+@clients.command("list", help="the clients, oldest first")
+@click.option("--audience", type=click.Choice([str(a) for a in Audience]))
+@click.option("--active/--inactive", default=None, help="only active (inactive) ones")
+@command
+@pass_cli
+def list_(cli: Cli, audience: str | None, active: bool | None) -> None:
+    async def find() -> list[admin_clients.ClientView]:
+        async with postgres(cli.served) as pool:
+            return await admin_clients.list_clients(pool, audience, active)
+
+    found = run(find())
+    columns = ("client_id", "name", "audience", "grants", "active")
+    cli.report({"clients": [dataclasses.asdict(c) for c in found]}, table(found, columns))
+
+
+@clients.command(help="one client (never its secret)")
+@client_id
+@command
+@pass_cli
+def show(cli: Cli, client_id: str) -> None:
+    async def show() -> admin_clients.ClientView:
+        async with postgres(cli.served) as pool:
+            return await admin_clients.show_client(pool, client_id)
+
+    cli.report(run(show()))
+
+
+@clients.command(help="change a client in place (deactivating revokes its tokens)")
+@client_id
+@click.option("--name")
+@click.option("--grants", help=f"comma-separated, of {', '.join(GrantType)}")
+@click.option("--active/--inactive", default=None)
+@lifetime("access-token-lifetime")
+@lifetime("refresh-token-lifetime")
+@command
+@pass_cli
+def update(
+    cli: Cli,
+    client_id: str,
+    name: str | None,
+    grants: str | None,
+    active: bool | None,
+    access_token_lifetime: int | str | None,
+    refresh_token_lifetime: int | str | None,
+) -> None:
+    options = {
+        "name": name,
+        "grants": grants,
+        "active": active,
+        "access_token_lifetime": access_token_lifetime,
+        "refresh_token_lifetime": refresh_token_lifetime,
+    }
+    changes: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    if "grants" in changes:
+        changes["grants"] = _listed(changes["grants"])
+    for name in ("access_token_lifetime", "refresh_token_lifetime"):
+        if changes.get(name) == "config":
+            changes[name] = None
+
+    async def update() -> admin_clients.ClientView:
+        async with stores(cli.served) as s:
+            return await admin_clients.update_client(s, client_id, changes)
+
+    cli.report(run(update()))
+
+
+@clients.command("rotate-secret", help="a new secret (printed once); the old one stops at once")
+@client_id
+@command
+@pass_cli
+def rotate_secret(cli: Cli, client_id: str) -> None:
+    async def rotate() -> admin_clients.RotatedSecret:
+        async with stores(cli.served) as s:
+            return await admin_clients.rotate_secret(s, client_id)
+
+    cli.report(run(rotate()))
+
+
+@clients.command(help="revoke the client's tokens and delete it")
+@client_id
+@command
+@pass_cli
+def delete(cli: Cli, client_id: str) -> None:
+    async def delete() -> admin_clients.DeletedClient:
+        async with stores(cli.served) as s:
+            return await admin_clients.delete_client(s, client_id)
+
+    cli.report(run(delete()))

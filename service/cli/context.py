@@ -80,6 +80,15 @@ class Cli:
 pass_cli = click.make_pass_decorator(Cli)
 
 
+def table(rows: list[Any], columns: tuple[str, ...]) -> str:
+    """Results one a line, their `columns` tab-separated, under a header."""
+    lines = ["\t".join(columns)]
+    for row in rows:
+        values = (getattr(row, c) for c in columns)
+        lines.append("\t".join(",".join(v) if isinstance(v, list) else str(v) for v in values))
+    return "\n".join(lines)
+
+
 def json_anywhere(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         ctx.ensure_object(Cli).as_json = True

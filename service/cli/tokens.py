@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from service.admin import tokens as admin
-from service.cli.context import Cli, command, pass_cli, run, stores
+from service.cli.context import Cli, command, pass_cli, run, stores, table
+from service.oauth.model import Audience
 
 
 @click.group(help="issued tokens")
@@ -33,3 +34,24 @@ def revoke(cli: Cli, user: str | None, customer_user: str | None, client: str | 
             return await admin.revoke_client(s, client)
 
     cli.report(run(revoke()))
+
+
+@tokens.command("list", help="the live logins of a user or a customer user (give one)")
+@click.option("--user", help="back-office username or email")
+@click.option("--customer-user", help="customer user email")
+@command
+@pass_cli
+def list_(cli: Cli, user: str | None, customer_user: str | None) -> None:
+    if (user is None) == (customer_user is None):
+        raise click.UsageError("give exactly one of --user, --customer-user")
+
+    async def find() -> admin.Logins:
+        async with stores(cli.served) as s:
+            if user is not None:
+                return await admin.list_logins(s, Audience.BACKOFFICE, user)
+            assert customer_user is not None
+            return await admin.list_logins(s, Audience.STOREFRONT, customer_user)
+
+    found = run(find())
+    columns = ("family", "client_id", "logged_in_at", "refreshed_at", "expires_at")
+    cli.report(found, f"{found.subject}\n" + table(found.logins, columns))

@@ -1,11 +1,23 @@
-"""`users ...`: back-office users."""
+"""`users ...`: back-office users; the commands customer-users shares with them."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import click
 
 from service.admin import accounts
-from service.cli.context import Cli, command, hasher, pass_cli, postgres, read_password, run, stores
+from service.cli.context import (
+    Cli,
+    command,
+    hasher,
+    pass_cli,
+    postgres,
+    read_password,
+    run,
+    stores,
+    table,
+)
 from service.oauth.model import Audience
 
 password_stdin = click.option("--password-stdin", is_flag=True, help="read the password from stdin")
@@ -90,3 +102,64 @@ def unlock(cli: Cli, username: str) -> None:
 async def unlocked(cli: Cli, audience: Audience, login: str) -> accounts.Unlocked:
     async with stores(cli.served) as s:
         return await accounts.unlock(s, audience, login)
+
+
+def listed(cli: Cli, audience: Audience, page: int, size: int, search: str | None) -> None:
+    async def find() -> accounts.AccountPage:
+        async with postgres(cli.served) as pool:
+            return await accounts.list_accounts(pool, audience, (page - 1) * size, size, search)
+
+    found = run(find())
+    columns = (
+        ("id", "username", "email", "enabled")
+        if audience is Audience.BACKOFFICE
+        else ("id", "email", "enabled")
+    )
+    data = {"accounts": [dataclasses.asdict(a) for a in found.accounts], "total": found.total}
+    cli.report(data, table(found.accounts, columns) + f"\n({found.total} in all)")
+
+
+def shown(cli: Cli, audience: Audience, login: str) -> None:
+    async def show() -> accounts.AccountView:
+        async with postgres(cli.served) as pool:
+            return await accounts.show_account(pool, audience, login)
+
+    cli.report(run(show()))
+
+
+def deleted(cli: Cli, audience: Audience, login: str) -> None:
+    async def delete() -> accounts.AccountChanged:
+        async with stores(cli.served) as s:
+            return await accounts.delete_account(s, audience, login)
+
+    cli.report(run(delete()))
+
+
+def page_options(fn: click.decorators.FC) -> click.decorators.FC:
+    fn = click.option("--search", help="part of the username or email, any case")(fn)
+    fn = click.option("--size", type=click.IntRange(1, accounts.MAX_PAGE), default=20)(fn)
+    return click.option("--page", type=click.IntRange(1), default=1, show_default=True)(fn)
+
+
+@users.command("list", help="the users by id, a page at a time")
+@page_options
+@command
+@pass_cli
+def list_(cli: Cli, page: int, size: int, search: str | None) -> None:
+    listed(cli, Audience.BACKOFFICE, page, size, search)
+
+
+@users.command(help="one user, by username or email")
+@username
+@command
+@pass_cli
+def show(cli: Cli, username: str) -> None:
+    shown(cli, Audience.BACKOFFICE, username)
+
+
+@users.command(help="revoke the user's tokens and delete it (and the clients acting as it)")
+@username
+@command
+@pass_cli
+def delete(cli: Cli, username: str) -> None:
+    deleted(cli, Audience.BACKOFFICE, username)

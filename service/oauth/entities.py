@@ -21,6 +21,10 @@ class Client:
     owner_user_id: int | None
     owner_customer_user_id: int | None
     can_introspect: bool = False
+    # Its own token lifetimes in seconds; None: config.yml's.
+    access_token_lifetime: int | None = None
+    refresh_token_lifetime: int | None = None
+    admin: bool = False  # its client_credentials tokens may call the admin API
 
 
 @dataclass(frozen=True)

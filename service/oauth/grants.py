@@ -20,7 +20,7 @@ from service.oauth.errors import (
     UnsupportedGrantType,
     classify,
 )
-from service.oauth.model import GRANT_TYPES, GrantType
+from service.oauth.model import ADMIN_SCOPE, GRANT_TYPES, GrantType
 from service.oauth.owners import REVOKED, Grantee, Owners
 from service.oauth.ports import Owner, Recorded, Rotation, TokenRecords
 from service.oauth.protection import Admission, Guard
@@ -56,14 +56,22 @@ class Issuer:
         self._store = store
 
     async def issue(
-        self, client: Client, grantee: Grantee, caller: Caller, *, with_refresh: bool
+        self,
+        client: Client,
+        grantee: Grantee,
+        caller: Caller,
+        *,
+        with_refresh: bool,
+        scopes: tuple[str, ...] = (),
     ) -> Issued:
         try:
             issued = self._codec.mint(
                 client.client_id,
                 grantee.subject,
+                scopes=scopes,
                 with_refresh=with_refresh,
                 generation=grantee.generation,
+                client=client,
             )
             owner = Owner(grantee.subject, client.client_id, grantee.generation)
             recorded = await self._store.record(
@@ -152,6 +160,7 @@ class RefreshTokenGrant:
             family=claims.family,
             scopes=claims.scopes,
             generation=claims.generation,
+            client=client,
         )
         assert issued.refresh is not None
         outcome = await self._store.rotate(claims, issued.access, issued.refresh)
@@ -182,7 +191,11 @@ class ClientCredentialsGrant:
         self, client: Client, params: Mapping[str, str], admission: Admission
     ) -> Issued:
         grantee = await self._owners.of_client(client)
-        return await self._issuer.issue(client, grantee, admission.caller, with_refresh=False)
+        # An admin client's tokens, and only theirs, may call the admin API.
+        scopes = (ADMIN_SCOPE,) if client.admin else ()
+        return await self._issuer.issue(
+            client, grantee, admission.caller, with_refresh=False, scopes=scopes
+        )
 
 
 class TokenEndpoint:

@@ -46,6 +46,8 @@ class SubjectKind(enum.Enum):
 
 
 VISITOR_PREFIX = "visitor:"
+# The scope of an admin client's tokens: the admin API's bearer tokens must carry it.
+ADMIN_SCOPE = "admin"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,18 @@ class Owner:
     generation: int = 0
 
 
+@dataclass(frozen=True)
+class LiveLogin:
+    """One live login of an owner, as an operator sees it (unix seconds). Logins recorded
+    before the service kept their details have no client nor times."""
+
+    family: str
+    client_id: str | None
+    logged_in_at: int | None
+    refreshed_at: int | None  # None: never refreshed
+    expires_at: int  # when its last token can last be used
+
+
 class Recorded(enum.Enum):
     ISSUED = "issued"
     OWNER_REVOKED = "owner revoked"  # the owner's tokens were revoked while it logged in

@@ -15,6 +15,7 @@ from joserfc.errors import JoseError
 
 from service.cache import Cache
 from service.config import TokenSettings
+from service.oauth.entities import Client
 from service.oauth.errors import InvalidToken
 from service.oauth.keys import KeyRing, algorithm
 from service.oauth.model import Audience, Claims, Subject, TokenKind
@@ -85,22 +86,25 @@ class TokenCodec:
         scopes: tuple[str, ...] = (),
         with_refresh: bool = True,
         generation: int = 0,
+        client: Client | None = None,
     ) -> Issued:
-        """A new pair (or only an access token) for the subject's audience; a visitor's
-        refresh token lives `guest_refresh_token_lifetime`."""
+        """A new pair (or only an access token) for the subject's audience. The tokens
+        live as long as the client's own lifetimes say, else as config.yml's; a visitor's
+        refresh token always lives `guest_refresh_token_lifetime` (its visitor row is
+        kept that long)."""
         now = int(self._clock())
         family = family or new_id()
-        access_life = self._settings.access_token_lifetime
+        settings = self._settings
+        access_life = (client and client.access_token_lifetime) or settings.access_token_lifetime
         access = TokenRecord(family, new_id(), access_life)
         sign = functools.partial(self._sign, client_id, subject, scopes, generation, now)
         access_token = sign(TokenKind.ACCESS, access)
         refresh = refresh_token = None
         if with_refresh:
-            settings = self._settings
             life = (
                 settings.guest_refresh_token_lifetime
                 if subject.is_visitor
-                else settings.refresh_token_lifetime
+                else (client and client.refresh_token_lifetime) or settings.refresh_token_lifetime
             )
             refresh = TokenRecord(family, new_id(), life)
             refresh_token = sign(TokenKind.REFRESH, refresh)

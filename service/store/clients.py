@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import asyncpg
 
 from service.oauth.entities import Client
 from service.oauth.model import Audience, GrantType
 from service.store.errors import translated
 
-_COLUMNS = (
-    "client_id, secret_digest, name, audience, grants, active, confidential, "
-    "owner_user_id, owner_customer_user_id, can_introspect"
+_FIELDS = (
+    "client_id",
+    "secret_digest",
+    "name",
+    "audience",
+    "grants",
+    "active",
+    "confidential",
+    "owner_user_id",
+    "owner_customer_user_id",
+    "can_introspect",
+    "access_token_lifetime",
+    "refresh_token_lifetime",
+    "admin",
+)
+_COLUMNS = ", ".join(_FIELDS)
+# What an operator may change in place; the rest (audience, owner, secret) makes another
+# client, or has an operation of its own.
+CHANGEABLE = frozenset(
+    {"name", "grants", "active", "access_token_lifetime", "refresh_token_lifetime"}
 )
 
 
@@ -20,6 +40,11 @@ def _client(row: asyncpg.Record) -> Client:
     values["audience"] = Audience(values["audience"])
     values["grants"] = tuple(GrantType(g) for g in values["grants"])
     return Client(**values)
+
+
+def _column(client: Client, name: str) -> Any:
+    value = getattr(client, name)
+    return list(value) if name == "grants" else value
 
 
 class ClientRepository:
@@ -36,25 +61,45 @@ class ClientRepository:
             )
         return None if row is None else _client(row)
 
+    async def find(
+        self, audience: Audience | None = None, active: bool | None = None
+    ) -> list[Client]:
+        """Every client, oldest first; of one audience, or only (in)active ones."""
+        with translated("oauth_clients"):
+            rows = await self._pool.fetch(
+                f"SELECT {_COLUMNS} FROM oauth_clients "
+                "WHERE ($1::text IS NULL OR audience = $1) "
+                "AND ($2::boolean IS NULL OR active = $2) "
+                "ORDER BY id",
+                None if audience is None else str(audience),
+                active,
+            )
+        return [_client(r) for r in rows]
+
     async def create(self, client: Client) -> Client:
+        placeholders = ", ".join(f"${i}" for i in range(1, len(_FIELDS) + 1))
         with translated("oauth_clients"):
             row = await self._pool.fetchrow(
-                "INSERT INTO oauth_clients (client_id, secret_digest, name, audience, grants, "
-                "active, confidential, owner_user_id, owner_customer_user_id, can_introspect) "
-                f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_COLUMNS}",
-                client.client_id,
-                client.secret_digest,
-                client.name,
-                client.audience,
-                list(client.grants),
-                client.active,
-                client.confidential,
-                client.owner_user_id,
-                client.owner_customer_user_id,
-                client.can_introspect,
+                f"INSERT INTO oauth_clients ({_COLUMNS}) VALUES ({placeholders}) "
+                f"RETURNING {_COLUMNS}",
+                *(_column(client, f) for f in _FIELDS),
             )
         assert row is not None
         return _client(row)
+
+    async def update(self, client_id: str, changes: Mapping[str, Any]) -> Client | None:
+        """Set the CHANGEABLE columns given; None: no such client."""
+        names = sorted(changes)
+        assert set(names) <= CHANGEABLE, names
+        sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2)) or "name = name"
+        values = [list(changes[n]) if n == "grants" else changes[n] for n in names]
+        with translated("oauth_clients"):
+            row = await self._pool.fetchrow(
+                f"UPDATE oauth_clients SET {sets} WHERE client_id = $1 RETURNING {_COLUMNS}",
+                client_id,
+                *values,
+            )
+        return None if row is None else _client(row)
 
     async def set_active(self, client_id: str, active: bool) -> bool:
         with translated("oauth_clients"):
@@ -62,3 +107,20 @@ class ClientRepository:
                 "UPDATE oauth_clients SET active = $2 WHERE client_id = $1", client_id, active
             )
         return bool(status == "UPDATE 1")
+
+    async def set_secret_digest(self, client_id: str, secret_digest: bytes) -> bool:
+        """A confidential client's new secret; False: no such confidential client."""
+        with translated("oauth_clients"):
+            status = await self._pool.execute(
+                "UPDATE oauth_clients SET secret_digest = $2 WHERE client_id = $1 AND confidential",
+                client_id,
+                secret_digest,
+            )
+        return bool(status == "UPDATE 1")
+
+    async def delete(self, client_id: str) -> bool:
+        with translated("oauth_clients"):
+            status = await self._pool.execute(
+                "DELETE FROM oauth_clients WHERE client_id = $1", client_id
+            )
+        return bool(status == "DELETE 1")

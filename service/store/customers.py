@@ -14,11 +14,15 @@ from service.store.revocations import revocation_columns, standing
 _COLUMNS = "id, email, first_name, last_name, password_hash, enabled, created_at, token_generation"
 
 
-class CustomerUserRepository(AccountRows):
+class CustomerUserRepository(AccountRows[CustomerUser]):
     """Implements service.oauth.ports.Accounts (storefront) and CustomerDirectory."""
 
     _TABLE = "customer_users"
     _SUBJECT = "lower(email) = lower($1)"  # as the unique index folds them
+    _COLUMNS = _COLUMNS
+    _SEARCHED = ("email",)
+    _ENTITY = CustomerUser
+    CHANGEABLE = frozenset({"first_name", "last_name", "enabled"})
     audience = Audience.STOREFRONT
 
     async def find_by_email(self, email: str) -> CustomerUser | None:
@@ -36,13 +40,6 @@ class CustomerUserRepository(AccountRows):
             email,
         )
         return (None if found is None else CustomerUser(**found)), folded
-
-    async def get(self, row_id: int) -> CustomerUser | None:
-        with translated("customer_users"):
-            row = await self._pool.fetchrow(
-                f"SELECT {_COLUMNS} FROM customer_users WHERE id = $1", row_id
-            )
-        return None if row is None else CustomerUser(**dict(row))
 
     async def create(
         self, email: str, password_hash: str, first_name: str = "", last_name: str = ""

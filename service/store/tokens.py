@@ -7,6 +7,8 @@ hash tag of its keys, so each family's operations stay in one slot:
     <prefix>{<family>}:a:<access jti>  -> "1"                          TTL access lifetime
     <prefix>{<family>}:f               -> "<refresh jti> <access jti>"  TTL refresh lifetime
                                           ("- <access jti>" when no refresh token was issued)
+    <prefix>{<family>}:m               -> hash {client, at, refreshed}  TTL refresh lifetime
+                                          (an owner's login, for the admin's list of them)
 
 A family has at most one live refresh token and one live access token, named by its family
 record: a presented refresh token whose jti is not the current one was used before, which is
@@ -42,7 +44,7 @@ from redis.exceptions import NoScriptError
 
 from service.config import Settings
 from service.oauth.model import Claims, Subject, TokenKind
-from service.oauth.ports import Owner, Recorded, Rotation, TokenRecord
+from service.oauth.ports import LiveLogin, Owner, Recorded, Rotation, TokenRecord
 from service.store.errors import translated
 from service.store.topology import RedisClient
 
@@ -163,6 +165,17 @@ class TokenStore:
     def _family_key(self, family: str) -> str:
         return f"{self._prefix}{{{family}}}:f"
 
+    def _meta_key(self, family: str) -> str:
+        return f"{self._prefix}{{{family}}}:m"
+
+    def _describe(self, pipe: Any, subject: Subject, family: str, ttl: int, **fields: Any) -> None:
+        # Written in the round trip the tokens are: what an admin sees of a login costs the
+        # login nothing more. Visitors are never listed.
+        if subject.is_visitor:
+            return
+        pipe.hset(self._meta_key(family), mapping=fields)
+        pipe.expire(self._meta_key(family), ttl)
+
     def _owner_index(self, subject: Subject) -> str:
         return f"{self._prefix}idx:o:{subject.audience}:{subject.claim}"
 
@@ -201,6 +214,14 @@ class TokenStore:
             self._index(pipe, owner.subject, access.family, family_ttl)
             pipe.set(self._access_key(access.family, access.jti), b"1", ex=access.ttl)
             pipe.set(self._family_key(access.family), family_value, ex=family_ttl)
+            self._describe(
+                pipe,
+                owner.subject,
+                access.family,
+                family_ttl,
+                client=owner.client_id,
+                at=int(time.time()),
+            )
 
         def read(pipe: Any) -> None:
             pipe.get(owner_marker)
@@ -251,6 +272,9 @@ class TokenStore:
             )
             # The family lives on: so must the index entry that finds it.
             self._index(pipe, presented.subject, refresh.family, refresh.ttl)
+            self._describe(
+                pipe, presented.subject, refresh.family, refresh.ttl, refreshed=int(time.time())
+            )
 
         with translated("redis"):
             revoked_at, outcome, *_ = await self._execute(queue)
@@ -332,6 +356,38 @@ class TokenStore:
             results = await self._execute(queue, durable=True)
         return sum(1 for r in results[:-1] if r)
 
+    async def logins(self, subject: Subject) -> list[LiveLogin]:
+        """The owner's live logins, newest first: its index's live entries whose family
+        still has a record."""
+        index = self._owner_index(subject)
+        with translated("redis"):
+            members: list[Any] = await self._redis.zrangebyscore(
+                index, int(time.time()), "+inf", withscores=True
+            )
+            entries = [(_text(m), int(score)) for m, score in members]
+
+            def queue(pipe: Any) -> None:
+                for family, _ in entries:
+                    pipe.exists(self._family_key(family))
+                    pipe.hgetall(self._meta_key(family))
+
+            results = await self._execute(queue) if entries else []
+        found = []
+        for (family, expires), live, meta in zip(entries, results[::2], results[1::2], strict=True):
+            if not live:
+                continue
+            fields = {_text(k): _text(v) for k, v in meta.items()}
+            found.append(
+                LiveLogin(
+                    family,
+                    fields.get("client"),
+                    _number(fields.get("at")),
+                    _number(fields.get("refreshed")),
+                    expires,
+                )
+            )
+        return sorted(found, key=lambda login: login.logged_in_at or 0, reverse=True)
+
     async def revoke_client(self, client_id: str, until: int | None = None) -> int:
         """Refuse every token the client was issued up to the second `until` (default: now);
         return it. (Tokens issued later in the same second are refused too: a client
@@ -381,6 +437,14 @@ class _Batch:
             self.calls.append((name, args, kwargs))
 
         return record
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _number(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _current_refresh(record: bytes | str | None) -> str | None:
