@@ -12,6 +12,7 @@ import asyncpg
 from aiohttp import web
 
 from service.admin import maintenance
+from service.admin.stores import Stores
 from service.config import Settings
 from service.oauth.accounts import AccountsView
 from service.oauth.bearer import BearerVerifier
@@ -53,6 +54,13 @@ from service.web import (
     storefront,
     token,
 )
+from service.web.admin import accounts as admin_accounts
+from service.web.admin import clients as admin_clients
+from service.web.admin import signing as admin_keys
+from service.web.admin.appkeys import PASSWORDS as ADMIN_PASSWORDS
+from service.web.admin.appkeys import STORES as ADMIN_STORES
+from service.web.admin.appkeys import VERIFIER as ADMIN_VERIFIER
+from service.web.admin.guard import admin_middleware
 from service.web.appkeys import (
     ACCOUNTS,
     BEARER,
@@ -192,4 +200,22 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(openapi.routes())
     app.add_routes(api.routes(settings.api.backoffice_prefix))
     app.add_routes(storefront.routes(settings.api.storefront_prefix))
+    return app
+
+
+def create_admin_app(main: web.Application) -> web.Application:
+    """The admin API's app (admin.host, admin.port). It runs beside `main`, started after
+    it and stopped before it, and uses main's pool, Redis and hasher."""
+    app = web.Application(middlewares=[admin_middleware], client_max_size=64 * 1024)
+    app[SETTINGS] = settings = main[SETTINGS]
+
+    async def share(app: web.Application) -> None:
+        app[ADMIN_STORES] = Stores.configured(main[POOL], main[REDIS], settings)
+        app[ADMIN_PASSWORDS] = main[PASSWORDS]
+        app[ADMIN_VERIFIER] = main[BEARER]
+
+    app.on_startup.append(share)
+    app.add_routes(admin_clients.routes())
+    app.add_routes(admin_accounts.routes())
+    app.add_routes(admin_keys.routes())
     return app

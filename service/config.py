@@ -142,6 +142,13 @@ class MetricsSettings(_Section, frozen=True):
         return f"MetricsSettings(host={self.host!r}, port={self.port}, token={token})"
 
 
+class AdminSettings(_Section, frozen=True):
+    # The admin API's own listener, never the public one; on an address other than
+    # loopback it takes only admin clients' access tokens.
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 8081  # 0 = no admin API
+
+
 class MaintenanceSettings(_Section, frozen=True):
     cleanup_interval: ZeroIsOff = 3600
 
@@ -160,6 +167,7 @@ class Settings(_Section, frozen=True):
     api: ApiSettings = field(default_factory=ApiSettings)
     maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     protection: ProtectionSettings = field(default_factory=ProtectionSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
@@ -360,6 +368,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("metrics.port: must differ from server.port (0: on the same listener)")
     if s.metrics.token != s.metrics.token.strip() or any(c < " " for c in s.metrics.token):
         raise ConfigError("metrics.token: no spaces around it and no control characters")
+    if s.admin.port and s.admin.port in (s.server.port, s.metrics.port):
+        raise ConfigError("admin.port: must differ from server.port and metrics.port")
     if s.server.max_requests_in_flight_per_address > s.server.max_requests_in_flight:
         raise ConfigError(
             "server.max_requests_in_flight_per_address: larger than server.max_requests_in_flight"

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from service import metrics
-from service.app import create_app
+from service.app import create_admin_app, create_app
 from service.config import Settings
 from service.oauth.keys import KeyRing
 from service.web import metrics as metrics_web
@@ -47,10 +47,13 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
     except ImportError:
         pass
     server = settings.server
-    listeners = [(create_app(settings), server.host, server.port)]
+    main = create_app(settings)
+    listeners = [(main, server.host, server.port)]
     if settings.metrics.port:
         host = settings.metrics.host or server.host
         listeners.append((metrics_web.listener_app(settings), host, settings.metrics.port))
+    if settings.admin.port:
+        listeners.append((create_admin_app(main), settings.admin.host, settings.admin.port))
     # web.run_app, but with the runner of service.web.protocol (malformed requests).
     asyncio.run(_run(listeners, reuse_port))
 
@@ -71,7 +74,8 @@ async def _run(listeners: list[tuple[web.Application, str, int]], reuse_port: bo
             await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
         await stop.wait()
     finally:
-        for runner in runners:
+        # The last started first: the admin API uses the main app's pool and Redis.
+        for runner in reversed(runners):
             await runner.cleanup()
 
 

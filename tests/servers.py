@@ -145,6 +145,7 @@ def service_config(
     """A config.yml for `service_process` on the suite's stores, 2 workers, no cleanup task."""
     return {
         "server": {"workers": 2},
+        "admin": {"port": 0},
         "database": {"url": database_url},
         "redis": {"url": redis_url, "key_prefix": key_prefix},
         "tokens": {"keys_dir": str(keys_dir)},

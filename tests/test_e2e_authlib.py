@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from service.app import create_app
+from service.app import create_admin_app, create_app
 from service.config import Settings
-from tests.conftest import Seeded
+from tests.conftest import Factory, Seeded
+
+JSONAPI = "application/vnd.api+json"
 
 
 async def test_authlib_password_grant_then_api(
@@ -41,3 +44,41 @@ async def test_authlib_password_grant_then_api(
             assert getattr(exc, "error", None) == "invalid_client"
         else:
             raise AssertionError("a wrong secret must not get a token")
+
+
+async def test_a_client_onboarded_through_the_admin_api_then_removed(
+    aiohttp_server: Any, settings: Settings, factory: Factory
+) -> None:
+    await factory.user("ops")
+    main = await aiohttp_server(create_app(settings))
+    admin = await aiohttp_server(create_admin_app(main.app))
+    base, admin_base = f"http://{main.host}:{main.port}", f"http://{admin.host}:{admin.port}"
+    jsonapi = {"Accept": JSONAPI, "Content-Type": JSONAPI}
+
+    async with httpx2.AsyncClient(base_url=admin_base, headers=jsonapi) as operator:
+        body = {
+            "data": {
+                "type": "clients",
+                "attributes": {
+                    "name": "CI pipeline",
+                    "grants": ["client_credentials"],
+                    "ownerUser": "ops",
+                    "accessTokenLifetime": 600,
+                },
+            }
+        }
+        created = (await operator.post("/admin/clients", json=body)).json()["data"]
+        client_id, secret = created["id"], created["meta"]["clientSecret"]
+
+        async with AsyncOAuth2Client(
+            client_id, secret, token_endpoint_auth_method="client_secret_basic"
+        ) as oauth:
+            token = await oauth.fetch_token(f"{base}/oauth2-token", grant_type="client_credentials")
+            assert token["expires_in"] == 600
+            api = f"{base}/api/users"
+            response = await oauth.get(api, headers={"Accept": JSONAPI})
+            assert response.status_code == 200
+
+            assert (await operator.delete(f"/admin/clients/{client_id}")).status_code == 200
+            assert (await oauth.get(api, headers={"Accept": JSONAPI})).status_code == 401
+        assert (await operator.get(f"/admin/clients/{client_id}")).status_code == 404

@@ -61,6 +61,7 @@ def service_config(
         yaml.safe_dump(
             {
                 "server": {"host": "127.0.0.1", "var_dir": str(tmp_path / "var")},
+                "admin": {"port": 0},
                 "database": {"url": database_url, "pool_min_size": 1, "pool_max_size": 4},
                 "redis": {"url": redis_url, "key_prefix": prefix},
                 "tokens": {"keys_dir": str(keys_dir), "issuer": "https://auth.test"},

@@ -43,6 +43,7 @@ async def test_in_flight_requests_finish_on_sigterm(
         yaml.safe_dump(
             {
                 "server": {"port": port, "workers": 1},
+                "admin": {"port": 0},
                 "database": {"url": settings.database.url},
                 "redis": {"url": settings.redis.url, "key_prefix": settings.redis.key_prefix},
                 "tokens": {"keys_dir": settings.tokens.keys_dir},

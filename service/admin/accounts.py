@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from service.admin.errors import AdminError
+from service.admin.errors import AdminError, NotFound
 from service.admin.stores import Stores
 from service.oauth.audit import audit
 from service.oauth.entities import CustomerUser, User
@@ -162,7 +162,7 @@ async def find_account(rows: AccountRows[Any], audience: Audience, key: int | st
     found = await rows.get(key) if isinstance(key, int) else await rows.find_row(key)
     if found is None:
         who = "user" if audience is Audience.BACKOFFICE else "customer user"
-        raise AdminError((KEY[audience],), f"no {who} {key!r}")
+        raise NotFound((KEY[audience],), f"no {who} {key!r}")
     return found
 
 
@@ -206,7 +206,7 @@ async def update_account(
     found = await find_account(rows, audience, key)
     updated = await rows.update(found.id, changes)
     if updated is None:  # deleted meanwhile
-        raise AdminError((KEY[audience],), f"no account {key!r}")
+        raise NotFound((KEY[audience],), f"no account {key!r}")
     revoked = 0
     if changes.get("enabled") is False:
         revoked = await revoke_logins(stores, updated, updated.token_generation)
@@ -234,7 +234,7 @@ async def set_password(
     found = await find_account(rows, audience, key)
     generation = await rows.set_password_hash(found.id, password_hash)
     if generation is None:  # deleted meanwhile
-        raise AdminError((KEY[audience],), f"no account {key!r}")
+        raise NotFound((KEY[audience],), f"no account {key!r}")
     revoked = await revoke_logins(stores, found, generation)
     audit("account.password_set", account=found.account.subject.claim, by=by)
     return AccountChanged(AccountView.of(found), revoked)
@@ -249,7 +249,7 @@ async def delete_account(
     generation = await rows.revoke_tokens(found.id)
     revoked = 0 if generation is None else await revoke_logins(stores, found, generation)
     if not await rows.delete(found.id):
-        raise AdminError((KEY[audience],), f"no account {key!r}")
+        raise NotFound((KEY[audience],), f"no account {key!r}")
     audit("account.deleted", account=found.account.subject.claim, revoked_logins=revoked, by=by)
     return AccountChanged(AccountView.of(found), revoked)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from service.admin.errors import AdminError
+from service.admin.errors import AdminError, NotFound
 from service.admin.stores import Stores
 from service.admin.tokens import revoke_client_tokens
 from service.config import TokenSettings
@@ -126,12 +126,12 @@ async def create_client(
     if owner_user is not None:
         owner = await UserRepository(pool).find_for_login(owner_user)
         if owner is None:
-            raise AdminError(("owner_user",), f"no user {owner_user!r}")
+            raise NotFound(("owner_user",), f"no user {owner_user!r}")
         owner_id = owner.id
     if owner_customer_user is not None:
         customer = await CustomerUserRepository(pool).find_by_email(owner_customer_user)
         if customer is None:
-            raise AdminError(("owner_customer_user",), f"no customer user {owner_customer_user!r}")
+            raise NotFound(("owner_customer_user",), f"no customer user {owner_customer_user!r}")
         customer_owner_id = customer.id
     secret = None if public else new_secret()
     client = await ClientRepository(pool).create(
@@ -191,7 +191,7 @@ async def list_clients(
 async def show_client(pool: asyncpg.Pool, client_id: str) -> ClientView:
     client = await ClientRepository(pool).get(client_id)
     if client is None:
-        raise AdminError(("client_id",), f"no client {client_id!r}")
+        raise NotFound(("client_id",), f"no client {client_id!r}")
     return ClientView.of(client)
 
 
@@ -223,7 +223,7 @@ async def update_client(
         await revoke_client_tokens(stores, client_id, deactivate=True)
     updated = await ClientRepository(stores.pool).update(client_id, changes)
     if updated is None:
-        raise AdminError(("client_id",), f"no client {client_id!r}")
+        raise NotFound(("client_id",), f"no client {client_id!r}")
     audit("client.changed", client_id=client_id, fields=",".join(sorted(changes)), by=by)
     return ClientView.of(updated)
 
@@ -235,7 +235,7 @@ async def rotate_secret(stores: Stores, client_id: str, by: str = "command line"
     secret is handed out only after that, so none of its tokens falls in the window."""
     secret = new_secret()
     if not await ClientRepository(stores.pool).set_secret_digest(client_id, digest(secret)):
-        raise AdminError(("client_id",), f"no confidential client {client_id!r}")
+        raise NotFound(("client_id",), f"no confidential client {client_id!r}")
     revoked_before = await revoke_client_tokens(stores, client_id, False, ahead=True)
     assert revoked_before is not None
     await _past(revoked_before)
@@ -248,7 +248,7 @@ async def delete_client(stores: Stores, client_id: str, by: str = "command line"
     delete the row."""
     revoked_before = await revoke_client_tokens(stores, client_id, deactivate=True)
     if revoked_before is None or not await ClientRepository(stores.pool).delete(client_id):
-        raise AdminError(("client_id",), f"no client {client_id!r}")
+        raise NotFound(("client_id",), f"no client {client_id!r}")
     audit("client.deleted", client_id=client_id, before=revoked_before, by=by)
     return DeletedClient(client_id, revoked_before)
 
@@ -271,6 +271,13 @@ async def set_client_active(
         revoked_before = await revoke_client_tokens(stores, client_id, deactivate=True)
         found = revoked_before is not None
     if not found:
-        raise AdminError(("client_id",), f"no client {client_id!r}")
+        raise NotFound(("client_id",), f"no client {client_id!r}")
     audit("client.changed", client_id=client_id, fields="active", by=by)
     return ClientActive(client_id, active, revoked_before)
+
+
+async def is_admin_client(pool: asyncpg.Pool, client_id: str) -> bool:
+    """Read from Postgres on every call, not from any cache: an admin client deactivated or
+    deleted loses the admin API at once."""
+    client = await ClientRepository(pool).get(client_id)
+    return client is not None and client.active and client.admin

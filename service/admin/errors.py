@@ -15,3 +15,7 @@ class AdminError(Exception):
 
     def __str__(self) -> str:
         return f"{' and '.join(self.fields)}: {self.message}" if self.fields else self.message
+
+
+class NotFound(AdminError):
+    """The account, client or key the operation names does not exist."""

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from service.admin.accounts import find_account, rows_of
-from service.admin.errors import AdminError
+from service.admin.errors import NotFound
 from service.admin.stores import Stores
 from service.oauth.audit import audit
 from service.oauth.clients import CACHE_SECONDS
@@ -51,7 +51,7 @@ async def revoke_user(stores: Stores, login: str, by: str = "command line") -> R
     found = await users.find_for_login(login)
     generation = None if found is None else await users.revoke_tokens(found.id)
     if found is None or generation is None:
-        raise AdminError(("user",), f"no user {login!r}")
+        raise NotFound(("user",), f"no user {login!r}")
     families = await stores.tokens.revoke_owner(Subject.user(found.username), generation)
     audit("tokens.revoked_all", user=login, logins=families, by=by)
     return RevokedLogins(families)
@@ -64,7 +64,7 @@ async def revoke_customer_user(
     customer = await customers.find_by_email(email)
     generation = None if customer is None else await customers.revoke_tokens(customer.id)
     if customer is None or generation is None:
-        raise AdminError(("customer_user",), f"no customer user {email!r}")
+        raise NotFound(("customer_user",), f"no customer user {email!r}")
     subject = Subject.customer_user(customer.email)
     families = await stores.tokens.revoke_owner(subject, generation)
     audit("tokens.revoked_all", customer_user=email, logins=families, by=by)
@@ -74,7 +74,7 @@ async def revoke_customer_user(
 async def revoke_client(stores: Stores, client_id: str, by: str = "command line") -> RevokedBefore:
     revoked_before = await revoke_client_tokens(stores, client_id, deactivate=False)
     if revoked_before is None:
-        raise AdminError(("client",), f"no client {client_id!r}")
+        raise NotFound(("client",), f"no client {client_id!r}")
     audit("tokens.revoked_all", client_id=client_id, before=revoked_before, by=by)
     return RevokedBefore(revoked_before)
 

@@ -190,6 +190,7 @@ def test_a_bad_keys_folder_stops_the_start_with_one_line(tmp_path: Path, spoiled
         yaml.safe_dump(
             {
                 "server": {"port": free_ports(1)[0], "workers": 2},
+                "admin": {"port": 0},
                 "tokens": {"keys_dir": str(folder)},
                 "database": {"url": "postgresql://nobody@127.0.0.1:1/none"},
                 "redis": {"url": "redis://127.0.0.1:1/0"},

@@ -1,0 +1,35 @@
+"""/admin/keys: list the signing keys, add the next one (rotation), retire one."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.admin import keys as admin
+from service.web.admin.appkeys import BY, STORES
+from service.web.admin.documents import answer, resource
+
+
+async def list_(request: web.Request) -> web.Response:
+    listed = admin.list_keys(request.app[STORES].settings.tokens)
+    return answer([resource("keys", k.kid or "", k, hidden=("kid",)) for k in listed])
+
+
+async def rotate(request: web.Request) -> web.Response:
+    """A new key; it signs once every instance has loaded it (key_activation_delay)."""
+    generated = admin.generate_key(request.app[STORES].settings.tokens, by=request[BY])
+    data = resource("keys", generated.kid, generated, hidden=("kid",))
+    return answer(data, 201)
+
+
+async def retire(request: web.Request) -> web.Response:
+    kid = request.match_info["kid"]
+    admin.retire_key(request.app[STORES].settings.tokens, kid, by=request[BY])
+    return answer(None, meta={"retired": kid})
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.get("/admin/keys", list_),
+        web.post("/admin/keys", rotate),
+        web.delete("/admin/keys/{kid:[A-Za-z0-9_-]{1,128}}", retire),
+    ]
