@@ -84,6 +84,9 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
         return jsonapi.error(exc.status, exc.reason, exc.reason)
     except StoreError:
         return jsonapi.error(503, "temporarily unavailable", "Try again later.")
+    except OSError:  # the keys folder, read-only or full
+        log.warning("admin: keys folder not writable", exc_info=True)
+        return jsonapi.error(503, "temporarily unavailable", "The keys folder cannot be written.")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return jsonapi.error(500, "internal error", "The server could not answer.")
