@@ -109,6 +109,7 @@ async def test_keys_of_one_family_share_a_cluster_hash_tag(
         [
             keys.access_key(prefix, access.family, access.jti),
             keys.family_key(prefix, refresh.family),
+            keys.login_key(prefix, refresh.family),
         ]
     )
 
