@@ -92,6 +92,7 @@ class TokenSettings(_Section, frozen=True):
     leeway: NotNegative = 5
     key_activation_delay: NotNegative = 300
     keys_reload_interval: NotNegative = 60
+    auth_code_lifetime: Positive = 600
 
     @property
     def longest_lifetime(self) -> int:
@@ -119,6 +120,11 @@ class CorsSettings(_Section, frozen=True):
 class ApiSettings(_Section, frozen=True):
     backoffice_prefix: str = "/api"
     storefront_prefix: str = "/storefront/api"
+
+
+class AuthorizeSettings(_Section, frozen=True):
+    backoffice_prefix: str = "/admin"
+    session_lifetime: Positive = 3600
 
 
 class ProtectionSettings(_Section, frozen=True):
@@ -165,6 +171,7 @@ class Settings(_Section, frozen=True):
     password_hashing: PasswordHashingSettings = field(default_factory=PasswordHashingSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    authorize: AuthorizeSettings = field(default_factory=AuthorizeSettings)
     maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
@@ -396,6 +403,10 @@ def _validate(s: Settings) -> None:
     ):
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ConfigError(f"{key}: must start with '/' and not end with one")
+    prefix = s.authorize.backoffice_prefix
+    # Empty would put the back-office pages on the storefront's path.
+    if not prefix.startswith("/") or prefix.endswith("/"):
+        raise ConfigError("authorize.backoffice_prefix: must start with '/' and not end with one")
 
 
 def from_mapping(

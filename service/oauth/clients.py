@@ -77,6 +77,10 @@ class ClientAuthenticator:
             self._cache.pop(client_id)
         return client
 
+    async def find(self, client_id: str) -> Client | None:
+        """The client, whatever its state (the authorize pages name it without a secret)."""
+        return await self._get(client_id)
+
     async def authenticate(self, creds: ClientCredentials, grant_type: GrantType | None) -> Client:
         """The client, if its credentials are right, it is active and (when a grant type is
         given) allowed that grant; else InvalidClient."""

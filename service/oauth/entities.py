@@ -25,6 +25,11 @@ class Client:
     access_token_lifetime: int | None = None
     refresh_token_lifetime: int | None = None
     admin: bool = False  # its client_credentials tokens may call the admin API
+    # The authorization code grant: where codes may be sent (exact strings), Oro's "skip
+    # authorization" flag, and whether PKCE's `plain` method is accepted.
+    redirect_uris: tuple[str, ...] = ()
+    skip_consent: bool = False
+    allow_plain_pkce: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,3 +94,29 @@ class Standing:
     generation: int
     client_revoked_before: int | None  # unix second, or None: the client was never revoked
     family_revoked: bool
+
+
+@dataclass(frozen=True)
+class CodeGrant:
+    """What an authorization code is bound to (RFC 6749 §4.1.2, RFC 7636 §4.4)."""
+
+    client_id: str
+    redirect_uri: str
+    redirect_given: bool  # the authorize request named it: the exchange must name it too
+    challenge: str | None
+    challenge_method: str | None
+    subject: Subject
+    generation: int
+    scopes: tuple[str, ...]
+    visitor: str | None  # a customer user's former visitor (visitor_access_token)
+    family: str  # the login its tokens will be: a second use of the code revokes it
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    """A browser's session on the authorize pages: its CSRF token, and once logged in,
+    whom it is (with the owner's token generation read at login)."""
+
+    csrf: str
+    subject: Subject | None = None
+    generation: int = 0

@@ -83,6 +83,35 @@ class UnsupportedGrantType(OAuthError):
     message = "The authorization grant type is not supported by the authorization server."
 
 
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+    status = 400
+    message = "The requested scope is invalid, unknown, or malformed"
+
+
+class UnauthorizedClient(OAuthError):
+    """A known client with a valid redirect URI that may not use the authorization code."""
+
+    error = "unauthorized_client"
+    status = 400
+    message = "The client is not authorized to request an authorization code using this method."
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+    status = 400
+    message = (
+        "The authorization server does not support obtaining an authorization code using "
+        "this method."
+    )
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status = 401
+    message = "The resource owner or authorization server denied the request."
+
+
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status = 503

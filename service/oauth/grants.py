@@ -12,7 +12,6 @@ from service.oauth.audit import Caller, audit
 from service.oauth.clients import ClientAuthenticator, credentials
 from service.oauth.entities import Client
 from service.oauth.errors import (
-    InvalidCredentials,
     InvalidGrant,
     InvalidRequest,
     InvalidToken,
@@ -20,6 +19,7 @@ from service.oauth.errors import (
     UnsupportedGrantType,
     classify,
 )
+from service.oauth.logins import PasswordLogin
 from service.oauth.model import ADMIN_SCOPE, GRANT_TYPES, GrantType
 from service.oauth.owners import REVOKED, Grantee, Owners
 from service.oauth.ports import Owner, Recorded, Rotation, TokenRecords
@@ -63,15 +63,19 @@ class Issuer:
         *,
         with_refresh: bool,
         scopes: tuple[str, ...] = (),
+        family: str | None = None,
+        visitor: str | None = None,
     ) -> Issued:
         try:
             issued = self._codec.mint(
                 client.client_id,
                 grantee.subject,
+                family=family,
                 scopes=scopes,
                 with_refresh=with_refresh,
                 generation=grantee.generation,
                 client=client,
+                visitor=visitor,
             )
             owner = Owner(grantee.subject, client.client_id, grantee.generation)
             recorded = await self._store.record(
@@ -98,6 +102,7 @@ class PasswordGrant:
         self._owners = owners
         self._issuer = issuer
         self._guard = guard
+        self._login = PasswordLogin(owners, guard)
 
     async def respond(
         self, client: Client, params: Mapping[str, str], admission: Admission
@@ -107,30 +112,12 @@ class PasswordGrant:
             await self._guard.admit(admission, guest=True)
             grantee = await self._owners.visitor()
         else:
-            grantee = await self._authenticate(client, username, password, admission)
+            grantee = await self._login.authenticate(client.audience, username, password, admission)
         # A refresh token only for clients allowed to use it.
         with_refresh = GrantType.REFRESH_TOKEN in client.grants
         return await self._issuer.issue(
             client, grantee, admission.caller, with_refresh=with_refresh
         )
-
-    async def _authenticate(
-        self, client: Client, username: str, password: str, admission: Admission
-    ) -> Grantee:
-        login = await self._owners.find(client.audience, username)
-        # Reserved before the hash is verified, so concurrent guesses cannot outrun the count.
-        attempt = await self._guard.reserve(admission, login)
-        try:
-            grantee = await self._owners.authenticate(login, password)
-        except InvalidCredentials:  # a wrong password: a counted failure
-            await self._guard.failed(admission, attempt)
-            raise
-        except BaseException:  # a disabled account's right password, or an error
-            with contextlib.suppress(StoreError):  # the first error is the one to answer
-                await self._guard.release(attempt)
-            raise
-        await self._guard.release(attempt, succeeded=True)
-        return grantee
 
 
 class RefreshTokenGrant:
@@ -161,6 +148,7 @@ class RefreshTokenGrant:
             scopes=claims.scopes,
             generation=claims.generation,
             client=client,
+            visitor=claims.visitor,
         )
         assert issued.refresh is not None
         outcome = await self._store.rotate(claims, issued.access, issued.refresh)

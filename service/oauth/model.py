@@ -27,6 +27,7 @@ class GrantType(enum.StrEnum):
     PASSWORD = "password"  # noqa: S105 - a grant's name, not a password
     REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant's name
     CLIENT_CREDENTIALS = "client_credentials"
+    AUTHORIZATION_CODE = "authorization_code"
 
 
 GRANT_TYPES = frozenset(GrantType)
@@ -112,6 +113,9 @@ class Claims:
     # The owner's token generation at login (0 for guests, and for tokens from before
     # generations): a refresh of a token older than the owner's is refused.
     generation: int = 0
+    # The session id of the storefront visitor this customer user was before logging in
+    # (authorize's `visitor_access_token`), carried over by every refresh.
+    visitor: str | None = None
 
     @property
     def audience(self) -> Audience:

@@ -107,6 +107,19 @@ class Owners:
             raise AccountDisabled()
         return Grantee(account.subject, account.generation)
 
+    async def current(self, grantee: Grantee) -> Grantee | None:
+        """The grantee of an earlier login (an authorize page's session), if its account
+        still exists, is enabled and had no owner-wide revocation since; else None."""
+        subject = grantee.subject
+        if subject.is_visitor:
+            return grantee
+        account = (await self.find(subject.audience, subject.name)).account
+        if account is None or not account.enabled or account.subject != subject:
+            return None
+        if account.generation > grantee.generation:
+            return None
+        return grantee
+
     async def abandon(self, grantee: Grantee) -> None:
         """Undo what a login created when its tokens could not be issued."""
         if grantee.subject.is_visitor:

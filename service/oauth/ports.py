@@ -9,7 +9,16 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from service.oauth.entities import Account, Client, CustomerUser, Standing, User, Visitor
+from service.oauth.entities import (
+    Account,
+    Client,
+    CodeGrant,
+    CustomerUser,
+    LoginSession,
+    Standing,
+    User,
+    Visitor,
+)
 from service.oauth.model import Audience, Claims, Subject
 
 
@@ -121,6 +130,37 @@ class Visitors(Protocol):
         self, session_id: str, lifetime: int, client_id: str, family: str
     ) -> Standing | None:
         """Keep the visitor `lifetime` more seconds and read its standing; None: gone."""
+
+    async def delete(self, session_id: str) -> None: ...
+
+    async def became(self, session_id: str, customer_user: Subject) -> bool:
+        """Record that the visitor logged in as the customer user; False: no such visitor
+        (or no such customer user)."""
+
+
+class AuthorizationCodes(Protocol):
+    """Codes live in Redis, shared by every instance; each can be redeemed once."""
+
+    async def save(self, code: str, grant: CodeGrant, ttl: int) -> None: ...
+
+    async def find(self, code: str) -> CodeGrant | None:
+        """What the code is bound to; None: expired or never issued."""
+
+    async def redeem(self, code: str) -> bool:
+        """Use the code, atomically across instances: True for its first use only. A later
+        use is remembered (see `reused`)."""
+
+    async def reused(self, code: str) -> bool:
+        """Whether the code was presented again after its first use."""
+
+
+class Sessions(Protocol):
+    """The authorize pages' sessions, by the id their cookie holds."""
+
+    async def load(self, session_id: str, ttl: int) -> LoginSession | None:
+        """The session, its lifetime renewed; None: expired or unknown."""
+
+    async def save(self, session_id: str, session: LoginSession, ttl: int) -> None: ...
 
     async def delete(self, session_id: str) -> None: ...
 

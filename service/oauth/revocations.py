@@ -5,7 +5,7 @@ may bring the family's records back, but its refresh reads Postgres and is refus
 
 from __future__ import annotations
 
-from service.oauth.model import Claims
+from service.oauth.model import Claims, Subject
 from service.oauth.ports import RevokedLogins, TokenRecords, Visitors
 
 
@@ -24,12 +24,20 @@ class Revocations:
 
     async def remember(self, claims: Claims) -> None:
         """Keep the login of `claims` revoked in Postgres."""
-        if claims.subject.is_visitor:
-            await self._visitors.delete(claims.subject.name)
+        await self._remember(claims.subject, claims.family)
+
+    async def _remember(self, subject: Subject, family: str) -> None:
+        if subject.is_visitor:
+            await self._visitors.delete(subject.name)
         else:
-            await self._families.revoke_family(claims.family, self._lifetime)
+            await self._families.revoke_family(family, self._lifetime)
 
     async def revoke_family(self, claims: Claims) -> bool:
         """Revoke the login of `claims`; True if it had live tokens in Redis."""
-        await self.remember(claims)
-        return await self._store.revoke_family(claims.family)
+        return await self.revoke_login(claims.subject, claims.family)
+
+    async def revoke_login(self, subject: Subject, family: str) -> bool:
+        """Revoke the subject's login `family` (which may not have been issued yet); True
+        if it had live tokens in Redis."""
+        await self._remember(subject, family)
+        return await self._store.revoke_family(family)

@@ -87,17 +87,19 @@ class TokenCodec:
         with_refresh: bool = True,
         generation: int = 0,
         client: Client | None = None,
+        visitor: str | None = None,
     ) -> Issued:
         """A new pair (or only an access token) for the subject's audience. The tokens
         live as long as the client's own lifetimes say, else as config.yml's; a visitor's
         refresh token always lives `guest_refresh_token_lifetime` (its visitor row is
-        kept that long)."""
+        kept that long). `visitor`: the session id of the visitor a customer user was
+        before this login (its `visitor` claim)."""
         now = int(self._clock())
         family = family or new_id()
         settings = self._settings
         access_life = (client and client.access_token_lifetime) or settings.access_token_lifetime
         access = TokenRecord(family, new_id(), access_life)
-        sign = functools.partial(self._sign, client_id, subject, scopes, generation, now)
+        sign = functools.partial(self._sign, client_id, subject, scopes, generation, visitor, now)
         access_token = sign(TokenKind.ACCESS, access)
         refresh = refresh_token = None
         if with_refresh:
@@ -116,6 +118,7 @@ class TokenCodec:
         subject: Subject,
         scopes: tuple[str, ...],
         generation: int,
+        visitor: str | None,
         now: int,
         kind: TokenKind,
         record: TokenRecord,
@@ -136,6 +139,8 @@ class TokenCodec:
             "realm": subject.audience.value,  # the audience; its claim name predates the word
             "gen": generation,
         }
+        if visitor is not None:
+            claims["visitor"] = visitor
         return jwt.encode(header, claims, key, algorithms=[alg])
 
     def read_access(self, token: str) -> Claims:
@@ -200,6 +205,9 @@ class TokenCodec:
         generation = claims.get("gen", 0)
         if type(generation) is not int:
             raise InvalidToken("bad generation")
+        visitor = claims.get("visitor")
+        if visitor is not None and not isinstance(visitor, str):
+            raise InvalidToken("bad visitor")
         verified = Claims(
             kind=kind,
             client_id=claims["aud"],
@@ -210,5 +218,6 @@ class TokenCodec:
             issued_at=int(claims["iat"]),
             expires_at=int(claims["exp"]),
             generation=generation,
+            visitor=visitor,
         )
         return verified, int(claims["nbf"])

@@ -25,6 +25,9 @@ _FIELDS = (
     "access_token_lifetime",
     "refresh_token_lifetime",
     "admin",
+    "redirect_uris",
+    "skip_consent",
+    "allow_plain_pkce",
 )
 _COLUMNS = ", ".join(_FIELDS)
 # What an operator may change in place; the rest (audience, owner, secret) makes another
@@ -39,12 +42,13 @@ def _client(row: asyncpg.Record) -> Client:
     # The schema's CHECKs allow only the enums' values.
     values["audience"] = Audience(values["audience"])
     values["grants"] = tuple(GrantType(g) for g in values["grants"])
+    values["redirect_uris"] = tuple(values["redirect_uris"])
     return Client(**values)
 
 
 def _column(client: Client, name: str) -> Any:
     value = getattr(client, name)
-    return list(value) if name == "grants" else value
+    return list(value) if name in ("grants", "redirect_uris") else value
 
 
 class ClientRepository:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.oauth.entities import CustomerUser, Standing, Visitor
-from service.oauth.model import Audience
+from service.oauth.model import Audience, Subject
 from service.store.accounts import AccountRows
 from service.store.errors import translated
 from service.store.pg import delete_expired, find_login
@@ -114,6 +114,18 @@ class VisitorRepository:
             await self._pool.execute(
                 "DELETE FROM customer_visitors WHERE session_id = $1", session_id
             )
+
+    async def became(self, session_id: str, customer_user: Subject) -> bool:
+        """Record the customer user the visitor logged in as (its first such login stays)."""
+        with translated("customer_visitors"):
+            status = await self._pool.execute(
+                "UPDATE customer_visitors SET customer_user_id = c.id, converted_at = now() "
+                "FROM customer_users c WHERE session_id = $1 AND lower(c.email) = lower($2) "
+                "AND customer_visitors.customer_user_id IS NULL",
+                session_id,
+                customer_user.name,
+            )
+        return bool(status == "UPDATE 1")
 
     async def delete_expired(self) -> int:
         """Delete visitors none of whose tokens can live any more; return how many."""

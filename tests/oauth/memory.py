@@ -86,6 +86,9 @@ class MemoryVisitors:
     async def delete(self, session_id: str) -> None:
         self.rows.pop(session_id, None)
 
+    async def became(self, session_id: str, customer_user: Subject) -> bool:
+        return session_id in self.rows
+
 
 @dataclass
 class MemoryTokens:
