@@ -15,8 +15,10 @@ from service.admin import maintenance
 from service.admin.stores import Stores
 from service.config import Settings
 from service.oauth.accounts import AccountsView
+from service.oauth.authorize import Authorizer
 from service.oauth.bearer import BearerVerifier
 from service.oauth.clients import ClientAuthenticator
+from service.oauth.codes import AuthorizationCodeGrant
 from service.oauth.grants import (
     ClientCredentialsGrant,
     Issuer,
@@ -31,8 +33,10 @@ from service.oauth.passwords import Passwords
 from service.oauth.protection import Guard
 from service.oauth.reload import KeyReloader
 from service.oauth.revocations import Revocations
+from service.oauth.sessions import LoginSessions
 from service.oauth.tokens import TokenCodec
 from service.store.clients import ClientRepository
+from service.store.codes import CodeStore, SessionStore
 from service.store.customers import CustomerUserRepository, VisitorRepository
 from service.store.errors import StoreError
 from service.store.health import ping_postgres, ping_redis
@@ -46,11 +50,13 @@ from service.store.users import UserRepository
 from service.web import (
     admission,
     api,
+    authorize,
     health,
     lifecycle,
     metrics,
     middleware,
     openapi,
+    pages,
     storefront,
     token,
 )
@@ -63,10 +69,12 @@ from service.web.admin.appkeys import VERIFIER as ADMIN_VERIFIER
 from service.web.admin.guard import admin_middleware
 from service.web.appkeys import (
     ACCOUNTS,
+    AUTHORIZER,
     BEARER,
     CLIENTS,
     CODEC,
     KEY_RELOADER,
+    LOGIN_SESSIONS,
     PROBES,
     SETTINGS,
     TOKEN_ADMIN,
@@ -113,7 +121,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     customers = CustomerUserRepository(app[POOL])
     app[VISITORS] = visitors = VisitorRepository(app[POOL])
     app[ACCOUNTS] = AccountsView(users, customers, visitors)
-    app[BEARER] = BearerVerifier(codec, store)
+    app[BEARER] = bearer = BearerVerifier(codec, store)
     owners = Owners((users, customers), visitors, passwords, tokens.visitor_lifetime)
     guard = Guard(LimitStore(app[REDIS], settings.redis.key_prefix), settings.protection)
     app[CLIENTS] = clients = ClientAuthenticator(ClientRepository(app[POOL]))
@@ -122,14 +130,23 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[TOKEN_ADMIN] = TokenAdmin(codec, store, revocations)
     issuer = Issuer(owners, codec, store)
+    prefix = settings.redis.key_prefix
+    codes = CodeStore(app[REDIS], prefix)
     app[TOKEN_ENDPOINT] = TokenEndpoint(
         clients,
         [
             PasswordGrant(owners, issuer, guard),
             RefreshTokenGrant(owners, codec, store, revocations),
             ClientCredentialsGrant(owners, issuer),
+            AuthorizationCodeGrant(codes, issuer, revocations),
         ],
         guard,
+    )
+    app[AUTHORIZER] = Authorizer(
+        clients, codes, owners, visitors, bearer, guard, tokens.auth_code_lifetime
+    )
+    app[LOGIN_SESSIONS] = LoginSessions(
+        SessionStore(app[REDIS], prefix), settings.authorize.session_lifetime
     )
     try:
         yield
@@ -198,6 +215,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(token.routes())
     app.add_routes(lifecycle.routes())
     app.add_routes(openapi.routes())
+    pages.setup(app)
+    app.add_routes(authorize.routes(settings.authorize.backoffice_prefix))
     app.add_routes(api.routes(settings.api.backoffice_prefix))
     app.add_routes(storefront.routes(settings.api.storefront_prefix))
     return app

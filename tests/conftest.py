@@ -205,6 +205,7 @@ class Factory:
         active: bool = True,
         owner_user_id: int | None = None,
         owner_customer_user_id: int | None = None,
+        **extra: Any,
     ) -> Seeded:
         secret = new_secret() if confidential else None
         client = await ClientRepository(self.pool).create(
@@ -218,6 +219,7 @@ class Factory:
                 confidential=confidential,
                 owner_user_id=owner_user_id,
                 owner_customer_user_id=owner_customer_user_id,
+                **extra,
             )
         )
         return Seeded(client.client_id, secret)

@@ -328,3 +328,58 @@ def test_tokens_revoke_wants_exactly_one_owner(config: Path) -> None:
     result = raw(config, "tokens", "revoke", "--user", "a", "--client", "b")
     assert result.returncode == 2
     assert "give exactly one of --user, --customer-user, --client" in result.stderr
+
+
+async def test_clients_create_for_the_authorization_code(config: Path, pool: asyncpg.Pool) -> None:
+    args = ("clients", "create", "--name", "spa", "--audience", "storefront", "--public")
+    spa = ok(
+        cli(
+            config,
+            *args,
+            "--grants",
+            "authorization_code,refresh_token",
+            "--redirect-uri",
+            "https://shop.example/cb",
+            "--redirect-uri",
+            "com.example.app:/cb",
+            "--skip-consent",
+            "--allow-plain-pkce",
+        )
+    )
+    assert spa["client_secret"] is None and spa["client_id"]
+    assert spa["grants"] == ["authorization_code", "refresh_token"]
+    row = await pool.fetchrow(
+        "SELECT redirect_uris, skip_consent, allow_plain_pkce FROM oauth_clients "
+        "WHERE client_id = $1",
+        spa["client_id"],
+    )
+    assert row["redirect_uris"] == ["https://shop.example/cb", "com.example.app:/cb"]
+    assert row["skip_consent"] and row["allow_plain_pkce"]
+    confidential = ok(
+        cli(
+            config,
+            "clients",
+            "create",
+            "--name",
+            "web",
+            "--grants",
+            "authorization_code",
+            "--redirect-uri",
+            "https://admin.example/cb",
+        )
+    )
+    assert confidential["client_secret"]
+    no_uri = cli(config, "clients", "create", "--name", "x", "--grants", "authorization_code")
+    assert no_uri.returncode == 2 and "--redirect-uri" in no_uri.stderr
+    fragment = cli(
+        config,
+        "clients",
+        "create",
+        "--name",
+        "x",
+        "--grants",
+        "authorization_code",
+        "--redirect-uri",
+        "https://a.example/cb#frag",
+    )
+    assert fragment.returncode == 2 and "--redirect-uri" in fragment.stderr

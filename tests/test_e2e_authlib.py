@@ -1,5 +1,6 @@
-"""End to end on a real socket: Authlib's OAuth2 client fetches a token with the password
-grant, then calls the API with it."""
+"""End to end on a real socket with Authlib's OAuth2 client: the password grant, and the
+authorization code flow with PKCE (an authorization URL with a code verifier, the pages,
+then fetch_token), back-office and storefront; then the API with the token."""
 
 from __future__ import annotations
 
@@ -82,3 +83,71 @@ async def test_a_client_onboarded_through_the_admin_api_then_removed(
             assert (await operator.delete(f"/admin/clients/{client_id}")).status_code == 200
             assert (await oauth.get(api, headers={"Accept": JSONAPI})).status_code == 401
         assert (await operator.get(f"/admin/clients/{client_id}")).status_code == 404
+
+
+async def _authorize_with_authlib(
+    aiohttp_server: Any, settings: Settings, factory: Factory, audience: str, path: str
+) -> None:
+    import secrets
+
+    import aiohttp
+
+    from service.config import replace
+    from tests.authflow import REDIRECT, code_client, csrf
+
+    server = await aiohttp_server(
+        create_app(replace(settings, tokens={"issuer": "http://auth.test"}))
+    )
+    base = f"http://{server.host}:{server.port}"
+    public = audience == "storefront"
+    seeded = await code_client(factory, audience, confidential=not public)
+    username, password = (
+        ("buyer@shop.example", "buyer-pass") if public else ("admin", "s3cret-pass")
+    )
+    code_verifier = secrets.token_urlsafe(48)
+    async with AsyncOAuth2Client(
+        seeded.client_id,
+        seeded.client_secret,
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none" if public else "client_secret_basic",
+    ) as oauth:
+        url, state = oauth.create_authorization_url(
+            f"{base}{path}", code_verifier=code_verifier, scope="orders"
+        )
+        # The person's browser: the login page, then consent, then the redirect.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            page = await browser.get(url)
+            form = {"_csrf_token": csrf(await page.text()), "username": username}
+            consent = await browser.post(url, data={**form, "password": password})
+            assert consent.status == 200, await consent.text()
+            form = {"_csrf_token": csrf(await consent.text()), "grantAccess": "true"}
+            back = await browser.post(url, data=form, allow_redirects=False)
+            assert back.status == 303
+            callback = back.headers["Location"]
+        assert callback.startswith(REDIRECT) and f"state={state}" in callback
+        token = await oauth.fetch_token(
+            f"{base}/oauth2-token", authorization_response=callback, code_verifier=code_verifier
+        )
+        assert token["token_type"] == "Bearer" and token["refresh_token"]
+        api = "/api/users" if not public else "/storefront/api/customerusers/mine"
+        response = await oauth.get(f"{base}{api}", headers={"Accept": "application/vnd.api+json"})
+        assert response.status_code == 200, response.text
+
+
+async def test_authlib_authorization_code_backoffice(
+    aiohttp_server: Any, settings: Settings, factory: Factory
+) -> None:
+    await factory.user()
+    await _authorize_with_authlib(
+        aiohttp_server, settings, factory, "backoffice", "/admin/oauth2-token/authorize"
+    )
+
+
+async def test_authlib_authorization_code_storefront_public(
+    aiohttp_server: Any, settings: Settings, factory: Factory
+) -> None:
+    await factory.customer()
+    await _authorize_with_authlib(
+        aiohttp_server, settings, factory, "storefront", "/oauth2-token/authorize"
+    )

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -32,6 +33,26 @@ class CreatedClient:
     name: str
     audience: str
     grants: list[str]
+    redirect_uris: list[str]
+
+
+@dataclass(frozen=True)
+class CodeOptions:
+    """What a client of the authorization code grant is created with."""
+
+    redirect_uris: tuple[str, ...] = ()
+    skip_consent: bool = False  # Oro's "skip authorization": no consent page
+    allow_plain_pkce: bool = False  # code_challenge_method=plain accepted
+
+
+def _check_redirect_uris(grants: tuple[str, ...], options: CodeOptions) -> None:
+    for uri in options.redirect_uris:
+        parts = urlsplit(uri)
+        # RFC 6749 §3.1.2: absolute, no fragment; nothing that could end a CSP directive.
+        if not parts.scheme or parts.fragment or any(c in uri for c in " ;,\"'\x00"):
+            raise AdminError(("redirect_uris",), f"{uri!r} is not an absolute URI without fragment")
+    if GrantType.AUTHORIZATION_CODE in grants and not options.redirect_uris:
+        raise AdminError(("redirect_uris",), "authorization_code needs at least one")
 
 
 @dataclass(frozen=True)
@@ -105,12 +126,15 @@ async def create_client(
     admin: bool = False,
     tokens: TokenSettings | None = None,
     by: str = "command line",
+    code: CodeOptions | None = None,
 ) -> CreatedClient:
     """`owner_user` (a back-office username) or `owner_customer_user` (an email): whom the
     client's client_credentials tokens act as. An `admin` client is a back-office
     client_credentials client whose tokens may call the admin API. `tokens`: config.yml's,
     which bound the client's own lifetimes."""
     grants = _grants(grants)
+    code = code or CodeOptions()
+    _check_redirect_uris(grants, code)
     if audience not in tuple(Audience):
         raise AdminError(("audience",), f"one of {', '.join(Audience)}")
     _lifetimes(tokens, access_token_lifetime, refresh_token_lifetime)
@@ -149,12 +173,22 @@ async def create_client(
             access_token_lifetime=access_token_lifetime,
             refresh_token_lifetime=refresh_token_lifetime,
             admin=admin,
+            redirect_uris=code.redirect_uris,
+            skip_consent=code.skip_consent,
+            allow_plain_pkce=code.allow_plain_pkce,
         )
     )
     audit("client.created", client_id=client.client_id, admin=admin or None, by=by)
     # Plain strings: the result is printed as it is, or as JSON.
     grant_names = [str(g) for g in client.grants]
-    return CreatedClient(client.client_id, secret, client.name, str(client.audience), grant_names)
+    return CreatedClient(
+        client.client_id,
+        secret,
+        client.name,
+        str(client.audience),
+        grant_names,
+        list(client.redirect_uris),
+    )
 
 
 def _grants(grants: Iterable[str]) -> tuple[str, ...]:

@@ -59,6 +59,14 @@ def clients() -> None:
 @click.option("--access-token-lifetime", type=int, help="seconds (default: config.yml's)")
 @click.option("--refresh-token-lifetime", type=int, help="seconds (default: config.yml's)")
 @click.option("--admin", is_flag=True, help="its client_credentials tokens may call the admin API")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="where authorization codes may be sent (exact string; repeatable)",
+)
+@click.option("--skip-consent", is_flag=True, help="no consent page (Oro's skip authorization)")
+@click.option("--allow-plain-pkce", is_flag=True, help="accept code_challenge_method=plain")
 @command
 @pass_cli
 def create(
@@ -73,6 +81,9 @@ def create(
     access_token_lifetime: int | None,
     refresh_token_lifetime: int | None,
     admin: bool,
+    redirect_uris: tuple[str, ...],
+    skip_consent: bool,
+    allow_plain_pkce: bool,
 ) -> None:
     settings = cli.served
 
@@ -91,6 +102,7 @@ def create(
                 refresh_token_lifetime=refresh_token_lifetime,
                 admin=admin,
                 tokens=settings.tokens,
+                code=admin_clients.CodeOptions(redirect_uris, skip_consent, allow_plain_pkce),
             )
 
     cli.report(run(create()))

@@ -9,11 +9,13 @@ from aiohttp import web
 
 from service.config import Settings
 from service.oauth.accounts import AccountsView
+from service.oauth.authorize import Authorizer
 from service.oauth.bearer import BearerVerifier
 from service.oauth.clients import ClientAuthenticator
 from service.oauth.grants import TokenEndpoint
 from service.oauth.introspection import TokenAdmin
 from service.oauth.reload import KeyReloader
+from service.oauth.sessions import LoginSessions
 from service.oauth.tokens import TokenCodec
 
 # A readiness check: one cheap round trip to a dependency, by its name.
@@ -28,3 +30,5 @@ KEY_RELOADER = web.AppKey("key_reloader", KeyReloader)
 CLIENTS = web.AppKey("clients", ClientAuthenticator)
 TOKEN_ADMIN = web.AppKey("token_admin", TokenAdmin)
 PROBES: web.AppKey[Probes] = web.AppKey("probes")
+AUTHORIZER = web.AppKey("authorizer", Authorizer)
+LOGIN_SESSIONS = web.AppKey("login_sessions", LoginSessions)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from service.oauth.authorize import AUTHORIZE
 from service.oauth.clients import credentials
 from service.oauth.entities import Client
 from service.oauth.grants import required
 from service.oauth.model import GrantType
+from service.oauth.pkce import Method
 from service.web.appkeys import CLIENTS, CODEC, SETTINGS, TOKEN_ADMIN
 from service.web.errors import no_store_json
 from service.web.middleware import caller
@@ -45,12 +47,14 @@ async def metadata(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "issuer": request.app[SETTINGS].tokens.issuer,
+            "authorization_endpoint": f"{issuer}{AUTHORIZE}",
             "token_endpoint": f"{issuer}{ENDPOINT}",
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
             "revocation_endpoint": f"{issuer}{ENDPOINT}/revoke",
             "introspection_endpoint": f"{issuer}{ENDPOINT}/introspect",
             "grant_types_supported": [g.value for g in GrantType],
-            "response_types_supported": [],
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": [m.value for m in Method],
             "scopes_supported": [],
             "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
             "revocation_endpoint_auth_methods_supported": auth_methods,
