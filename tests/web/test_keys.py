@@ -53,7 +53,12 @@ async def test_authorization_server_metadata(client: Any, settings: Settings) ->
     assert body["revocation_endpoint"] == "https://auth.test/oauth2-token/revoke"
     assert body["introspection_endpoint"] == "https://auth.test/oauth2-token/introspect"
     assert body["jwks_uri"] == "https://auth.test/.well-known/jwks.json"
-    assert set(body["grant_types_supported"]) == {"password", "refresh_token", "client_credentials"}
+    assert set(body["grant_types_supported"]) == {
+        "password",
+        "refresh_token",
+        "client_credentials",
+        "authorization_code",
+    }
 
 
 async def wait_for(condition: Any, limit: float = 10) -> None:
