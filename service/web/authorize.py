@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from service.oauth.protection import Admission
 from service.web.appkeys import AUTHORIZER, LOGIN_SESSIONS, SETTINGS
 from service.web.middleware import caller
 from service.web.pages import error_page, redirect, render
+from service.web.token import FORM, media_type, read_body
 
 log = logging.getLogger(__name__)
 LOGOUT = "/oauth2-token/logout"
@@ -62,11 +64,18 @@ def _set_cookie(
 
 
 async def _form(request: web.Request) -> dict[str, str]:
-    """A posted form's text fields, the first of each name (no field here takes a file)."""
+    """A posted form's fields, the first of each name. The pages post urlencoded forms; a
+    body of any other type is no form of theirs (its CSRF token is then missing)."""
+    raw = await read_body(request)
+    if media_type(request) != FORM or not raw:
+        return {}
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return {}
     form: dict[str, str] = {}
-    for key, value in (await request.post()).items():
-        if isinstance(value, str):
-            form.setdefault(key, value)
+    for key, value in pairs:
+        form.setdefault(key, value)
     return form
 
 

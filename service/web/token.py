@@ -81,11 +81,15 @@ def media_type(request: web.Request) -> str:
         return ""
 
 
-async def read_params(request: web.Request) -> dict[str, str]:
+async def read_body(request: web.Request) -> bytes:
     try:
-        raw = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge(message=exc.reason) from None
+
+
+async def read_params(request: web.Request) -> dict[str, str]:
+    raw = await read_body(request)
     kind = media_type(request)
     if kind == JSON:
         return _from_json(raw)

@@ -444,3 +444,20 @@ async def test_metadata_advertises_the_flow(client: TestClient[Any, Any]) -> Non
     assert meta["response_types_supported"] == ["code"]
     assert "S256" in meta["code_challenge_methods_supported"]
     assert "authorization_code" in meta["grant_types_supported"]
+
+
+async def test_posts_of_other_media_types_are_no_form(
+    browser: TestClient[Any, Any], factory: Factory
+) -> None:
+    seeded = await code_client(factory)
+    url = authorize_url(seeded, code_challenge="x" * 43, code_challenge_method="S256")
+    for path in (url, "/admin/oauth2-token/logout"):
+        for content_type, body in (
+            ("multipart/form-data", b"x"),
+            ("application/x-www-form-urlencoded", b"\xff\xfe"),
+            ("application/json", b"{}"),
+        ):
+            answer = await browser.post(
+                path, data=body, headers={"Content-Type": content_type}, allow_redirects=False
+            )
+            assert answer.status in (200, 403), (path, content_type, answer.status)
