@@ -241,8 +241,8 @@ async def update_client(
     current = await show_client(stores.pool, client_id)
     if "grants" in changes:
         changes["grants"] = _grants(changes["grants"])
-        if GrantType.CLIENT_CREDENTIALS in changes["grants"] and not (
-            current.owner_user_id or current.owner_customer_user_id
+        if GrantType.CLIENT_CREDENTIALS in changes["grants"] and (
+            current.public or not (current.owner_user_id or current.owner_customer_user_id)
         ):
             raise AdminError(("grants",), "client_credentials needs a secret and an owner")
         if current.admin and GrantType.CLIENT_CREDENTIALS not in changes["grants"]:

@@ -173,6 +173,27 @@ async def test_client_tokens_revoked_on_demand(
     assert await api_status(client, token) == 401
 
 
+async def test_a_public_client_is_refused_client_credentials_with_a_pointer(
+    admin: Client, factory: Factory
+) -> None:
+    await factory.user(username="ops")
+    body = await call(
+        admin,
+        "POST",
+        "/admin/clients",
+        doc("clients", name="Spa", public=True, ownerUser="ops", grants=["password"]),
+        201,
+    )
+    path = f"/admin/clients/{body['data']['id']}"
+    refused = await call(
+        admin, "PATCH", path, doc("clients", grants=["client_credentials"]), status=400
+    )
+    [error] = refused["errors"]
+    assert error["source"] == {"pointer": "/data/attributes/grants"}
+    assert "secret" in error["detail"]
+    assert (await call(admin, "GET", path))["data"]["attributes"]["grants"] == ["password"]
+
+
 async def test_users_created_listed_changed_and_deleted(
     admin: Client, client: Client, other: Client, factory: Factory
 ) -> None:
