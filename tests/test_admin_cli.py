@@ -125,6 +125,56 @@ async def test_users_and_logins_commands(
     fails(cli(config, "users", "show", "--username", "admin"), "--username")
 
 
+async def test_users_and_customer_users_update(
+    config: Path, pool: asyncpg.Pool, client: TestClient[Any, Any], factory: Factory
+) -> None:
+    await factory.user("zed")
+    app = await factory.client()
+    token = (await password_grant(client, app, username="zed"))["access_token"]
+    changed = ok(
+        cli(
+            config,
+            "users",
+            "update",
+            "--username",
+            "zed",
+            "--email",
+            "zed@new.example",
+            "--first-name",
+            "Zed",
+        )
+    )
+    assert changed["account"]["email"] == "zed@new.example"
+    assert (changed["account"]["first_name"], changed["revoked_logins"]) == ("Zed", 0)
+    assert (await client.get("/api/users", headers=bearer(token))).status == 200
+    disabled = ok(cli(config, "users", "update", "--username", "zed", "--disabled"))
+    assert disabled["account"]["enabled"] is False and disabled["revoked_logins"] == 1
+    assert (await client.get("/api/users", headers=bearer(token))).status == 401
+    fails(cli(config, "users", "update", "--username", "zed"), "nothing to change")
+    fails(cli(config, "users", "update", "--username", "nobody", "--enabled"), "--username")
+
+    await factory.customer("ann@shop.example", "buyer-pass")
+    shop = await factory.client(audience="storefront")
+    issued = await password_grant(client, shop, username="ann@shop.example", password="buyer-pass")
+    customer = ok(
+        cli(
+            config,
+            "customer-users",
+            "update",
+            "--email",
+            "ANN@shop.example",
+            "--last-name",
+            "Lee",
+            "--disabled",
+        )
+    )
+    assert customer["account"]["last_name"] == "Lee" and customer["revoked_logins"] == 1
+    mine = "/storefront/api/customerusers/mine"
+    assert (await client.get(mine, headers=bearer(issued["access_token"]))).status == 401
+    enabled = cli(config, "customer-users", "update", "--email", "ann@shop.example", "--enabled")
+    assert ok(enabled)["account"]["enabled"] is True
+
+
 async def test_customer_users_commands(
     config: Path, pool: asyncpg.Pool, client: TestClient[Any, Any], factory: Factory
 ) -> None:

@@ -15,7 +15,16 @@ from service.cli.context import (
     run,
     stores,
 )
-from service.cli.users import deleted, listed, page_options, password_stdin, shown, unlocked
+from service.cli.users import (
+    change_options,
+    deleted,
+    listed,
+    page_options,
+    password_stdin,
+    shown,
+    unlocked,
+    updated,
+)
 from service.oauth.model import Audience
 
 email = click.option("--email", required=True, help="the login, matched case-insensitively")
@@ -69,6 +78,20 @@ def list_(cli: Cli, page: int, size: int, search: str | None) -> None:
 @pass_cli
 def show(cli: Cli, email: str) -> None:
     shown(cli, Audience.STOREFRONT, email)
+
+
+@customer_users.command(help="change names or enabled (disabling revokes the tokens)")
+@email
+@change_options
+@command
+@pass_cli
+def update(
+    cli: Cli, email: str, first_name: str | None, last_name: str | None, enabled: bool | None
+) -> None:
+    # The email is the tokens' subject: it is not changed in place.
+    updated(
+        cli, Audience.STOREFRONT, email, first_name=first_name, last_name=last_name, enabled=enabled
+    )
 
 
 @customer_users.command(help="refuse the customer user and revoke its tokens")

@@ -9,6 +9,7 @@ import click
 from service.admin import accounts
 from service.cli.context import (
     Cli,
+    CommandError,
     command,
     hasher,
     pass_cli,
@@ -89,6 +90,50 @@ def enable(cli: Cli, username: str) -> None:
 async def _set_enabled(cli: Cli, username: str, enabled: bool) -> accounts.UserEnabled:
     async with stores(cli.served) as s:
         return await accounts.set_user_enabled(s, username, enabled)
+
+
+def change_options(fn: click.decorators.FC) -> click.decorators.FC:
+    fn = click.option("--enabled/--disabled", default=None, help="disabling revokes the tokens")(fn)
+    fn = click.option("--last-name")(fn)
+    return click.option("--first-name")(fn)
+
+
+def updated(cli: Cli, audience: Audience, login: str, **options: str | bool | None) -> None:
+    """Change what the options give (None: left as it is), as the admin API's PATCH does."""
+    changes = {k: v for k, v in options.items() if v is not None}
+    if not changes:
+        raise CommandError("nothing to change: give at least one option")
+
+    async def update() -> accounts.AccountChanged:
+        async with stores(cli.served) as s:
+            return await accounts.update_account(s, audience, login, changes)
+
+    cli.report(run(update()))
+
+
+@users.command(help="change names, the email, or enabled (disabling revokes the tokens)")
+@username
+@click.option("--email", help="the new email")
+@change_options
+@command
+@pass_cli
+def update(
+    cli: Cli,
+    username: str,
+    email: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    enabled: bool | None,
+) -> None:
+    updated(
+        cli,
+        Audience.BACKOFFICE,
+        username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        enabled=enabled,
+    )
 
 
 @users.command(help="lift a lockout after failed logins")
