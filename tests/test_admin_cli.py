@@ -53,6 +53,10 @@ async def test_clients_commands(
     listed = ok(cli(config, "clients", "list", "--audience", "backoffice"))["clients"]
     assert [(c["client_id"], c["access_token_lifetime"]) for c in listed] == [(kiosk, 300)]
     assert ok(cli(config, "clients", "list", "--inactive"))["clients"] == []
+    second = ok(cli(config, "clients", "create", "--name", "Till"))["client_id"]
+    paged = ok(cli(config, "clients", "list", "--size", "1", "--page", "2"))
+    assert (paged["total"], [c["client_id"] for c in paged["clients"]]) == (2, [second])
+    ok(cli(config, "clients", "delete", "--client-id", second))
     shown = ok(cli(config, "clients", "show", "--client-id", kiosk))
     assert shown["name"] == "Kiosk" and "secret" not in json.dumps(shown)
 

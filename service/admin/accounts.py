@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from service.admin.errors import AdminError, NotFound
+from service.admin.paging import checked
 from service.admin.stores import Stores
 from service.oauth.audit import audit
 from service.oauth.entities import CustomerUser, User
@@ -147,7 +148,6 @@ class PasswordSet:
 
 # How each audience's accounts are named: the input that names one, for AdminError.
 KEY = {Audience.BACKOFFICE: "username", Audience.STOREFRONT: "email"}
-MAX_PAGE = 100
 
 
 def rows_of(stores: Stores | asyncpg.Pool, audience: Audience) -> AccountRows[Any]:
@@ -174,10 +174,7 @@ async def list_accounts(
     search: str | None = None,
 ) -> AccountPage:
     """A page of accounts by id; `search`: a part of the username or email, any case."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise AdminError(("limit",), f"from 1 to {MAX_PAGE}")
-    if offset < 0:
-        raise AdminError(("offset",), "0 or more")
+    checked(offset, limit)
     rows, total = await rows_of(pool, audience).page(offset, limit, search or None)
     return AccountPage([AccountView.of(r) for r in rows], total)
 

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from service.admin.errors import AdminError, NotFound
+from service.admin.paging import MAX_PAGE
+from service.admin.paging import checked as _paged
 from service.admin.stores import Stores
 from service.admin.tokens import revoke_client_tokens
 from service.config import TokenSettings
@@ -211,15 +213,27 @@ def _lifetimes(tokens: TokenSettings | None, *lifetimes: int | None) -> None:
             raise AdminError((name,), f"seconds, from 60 to {longest} (or none: config.yml's)")
 
 
+@dataclass(frozen=True)
+class ClientPage:
+    clients: list[ClientView]
+    total: int
+
+
 async def list_clients(
-    pool: asyncpg.Pool, audience: str | None = None, active: bool | None = None
-) -> list[ClientView]:
+    pool: asyncpg.Pool,
+    audience: str | None = None,
+    active: bool | None = None,
+    offset: int = 0,
+    limit: int = MAX_PAGE,
+) -> ClientPage:
+    """A page of clients, oldest first."""
     if audience is not None and audience not in tuple(Audience):
         raise AdminError(("audience",), f"one of {', '.join(Audience)}")
-    found = await ClientRepository(pool).find(
-        None if audience is None else Audience(audience), active
+    _paged(offset, limit)
+    found, total = await ClientRepository(pool).page(
+        offset, limit, None if audience is None else Audience(audience), active
     )
-    return [ClientView.of(c) for c in found]
+    return ClientPage([ClientView.of(c) for c in found], total)
 
 
 async def show_client(pool: asyncpg.Pool, client_id: str) -> ClientView:

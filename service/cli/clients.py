@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from service.admin import clients as admin_clients
-from service.cli.context import Cli, command, pass_cli, postgres, run, stores, table
+from service.cli.context import Cli, command, paged, pass_cli, postgres, run, stores, table
 from service.oauth.model import Audience, GrantType
 
 client_id = click.option("--client-id", required=True)
@@ -133,19 +133,22 @@ def _listed(grants: str) -> tuple[str, ...]:
     return tuple(g.strip() for g in grants.split(",") if g.strip())
 
 
-@clients.command("list", help="the clients, oldest first")
+@clients.command("list", help="the clients, oldest first, a page at a time")
 @click.option("--audience", type=click.Choice([str(a) for a in Audience]))
 @click.option("--active/--inactive", default=None, help="only active (inactive) ones")
+@paged
 @command
 @pass_cli
-def list_(cli: Cli, audience: str | None, active: bool | None) -> None:
-    async def find() -> list[admin_clients.ClientView]:
+def list_(cli: Cli, audience: str | None, active: bool | None, page: int, size: int) -> None:
+    async def find() -> admin_clients.ClientPage:
         async with postgres(cli.served) as pool:
-            return await admin_clients.list_clients(pool, audience, active)
+            offset = (page - 1) * size
+            return await admin_clients.list_clients(pool, audience, active, offset, size)
 
     found = run(find())
     columns = ("client_id", "name", "audience", "grants", "active")
-    cli.report({"clients": [dataclasses.asdict(c) for c in found]}, table(found, columns))
+    data = {"clients": [dataclasses.asdict(c) for c in found.clients], "total": found.total}
+    cli.report(data, table(found.clients, columns) + f"\n({found.total} in all)")
 
 
 @clients.command(help="one client (never its secret)")

@@ -18,6 +18,7 @@ import click
 
 from service import logs
 from service.admin.errors import AdminError
+from service.admin.paging import MAX_PAGE
 from service.admin.stores import Stores
 from service.config import ConfigError, Settings, load, replace
 from service.dev.embedded import started
@@ -87,6 +88,12 @@ def table(rows: list[Any], columns: tuple[str, ...]) -> str:
         values = (getattr(row, c) for c in columns)
         lines.append("\t".join(",".join(v) if isinstance(v, list) else str(v) for v in values))
     return "\n".join(lines)
+
+
+def paged(fn: click.decorators.FC) -> click.decorators.FC:
+    """--page and --size, for the lists the admin layer pages."""
+    fn = click.option("--size", type=click.IntRange(1, MAX_PAGE), default=20, show_default=True)(fn)
+    return click.option("--page", type=click.IntRange(1), default=1, show_default=True)(fn)
 
 
 def json_anywhere(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -12,6 +12,7 @@ from service.cli.context import (
     CommandError,
     command,
     hasher,
+    paged,
     pass_cli,
     postgres,
     read_password,
@@ -182,8 +183,7 @@ def deleted(cli: Cli, audience: Audience, login: str) -> None:
 
 def page_options(fn: click.decorators.FC) -> click.decorators.FC:
     fn = click.option("--search", help="part of the username or email, any case")(fn)
-    fn = click.option("--size", type=click.IntRange(1, accounts.MAX_PAGE), default=20)(fn)
-    return click.option("--page", type=click.IntRange(1), default=1, show_default=True)(fn)
+    return paged(fn)
 
 
 @users.command("list", help="the users by id, a page at a time")

@@ -65,20 +65,30 @@ class ClientRepository:
             )
         return None if row is None else _client(row)
 
-    async def find(
-        self, audience: Audience | None = None, active: bool | None = None
-    ) -> list[Client]:
-        """Every client, oldest first; of one audience, or only (in)active ones."""
+    async def page(
+        self,
+        offset: int,
+        limit: int,
+        audience: Audience | None = None,
+        active: bool | None = None,
+    ) -> tuple[list[Client], int]:
+        """Clients oldest first, of one audience or only (in)active ones, and how many
+        there are."""
+        where = "WHERE ($1::text IS NULL OR audience = $1) AND ($2::boolean IS NULL OR active = $2)"
+        named = None if audience is None else str(audience)
         with translated("oauth_clients"):
-            rows = await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM oauth_clients "
-                "WHERE ($1::text IS NULL OR audience = $1) "
-                "AND ($2::boolean IS NULL OR active = $2) "
-                "ORDER BY id",
-                None if audience is None else str(audience),
-                active,
-            )
-        return [_client(r) for r in rows]
+            async with self._pool.acquire() as conn:
+                rows = await conn.fetch(
+                    f"SELECT {_COLUMNS} FROM oauth_clients {where} ORDER BY id OFFSET $3 LIMIT $4",
+                    named,
+                    active,
+                    offset,
+                    limit,
+                )
+                total = await conn.fetchval(
+                    f"SELECT count(*) FROM oauth_clients {where}", named, active
+                )
+        return [_client(r) for r in rows], int(total)
 
     async def create(self, client: Client) -> Client:
         placeholders = ", ".join(f"${i}" for i in range(1, len(_FIELDS) + 1))

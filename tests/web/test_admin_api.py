@@ -173,6 +173,30 @@ async def test_client_tokens_revoked_on_demand(
     assert await api_status(client, token) == 401
 
 
+async def test_the_client_list_is_paged_and_its_links_keep_the_filters(
+    admin: Client, factory: Factory
+) -> None:
+    ids = [(await new_client(admin)).client_id for _ in range(3)]
+    await new_client(admin, audience="storefront")
+    query = "filter[audience]=backoffice&page[size]=2"
+    first = await call(admin, "GET", f"/admin/clients?{query}")
+    assert [c["id"] for c in first["data"]] == ids[:2]
+    assert first["meta"]["totalCount"] == 3
+    assert first["links"] == {
+        "self": "/admin/clients?filter[audience]=backoffice&page[size]=2&page[number]=1",
+        "next": "/admin/clients?filter[audience]=backoffice&page[size]=2&page[number]=2",
+    }
+    second = await call(admin, "GET", first["links"]["next"])
+    assert [c["id"] for c in second["data"]] == ids[2:]
+    assert "next" not in second["links"] and second["links"]["prev"] == first["links"]["self"]
+    everyone = await call(admin, "GET", "/admin/clients")
+    assert everyone["meta"]["totalCount"] == 4 and len(everyone["data"]) == 4
+    for bad in ("page[size]=0", "page[size]=101", "page[number]=x", "page[offset]=1"):
+        await call(admin, "GET", f"/admin/clients?{bad}", status=400)
+    users = await call(admin, "GET", "/admin/users?filter[search]=a&page[size]=1")
+    assert users["links"]["self"] == "/admin/users?filter[search]=a&page[size]=1&page[number]=1"
+
+
 async def test_a_public_client_is_refused_client_credentials_with_a_pointer(
     admin: Client, factory: Factory
 ) -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 from service.admin import accounts as admin
 from service.admin import tokens
 from service.oauth.model import Audience
+from service.web.admin import paging
 from service.web.admin.appkeys import BY, PASSWORDS, STORES
 from service.web.admin.documents import BadDocument, Kinds, answer, attributes, resource
 
@@ -25,7 +26,6 @@ CHANGE = {
     Audience.STOREFRONT: {"enabled": (bool,), **NAMES},
 }
 PASSWORD: Kinds = {"password": (str,)}
-MAX_PAGE_NUMBER = 1_000_000
 
 Handler = Callable[[web.Request, Audience], Awaitable[web.Response]]
 web_handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -47,16 +47,6 @@ def _required(given: dict[str, object], kinds: Kinds) -> None:
             raise BadDocument(400, "invalid value", f"{name} is required.", pointer)
 
 
-def _page(request: web.Request, name: str, default: int, maximum: int) -> int:
-    raw = request.query.get(f"page[{name}]")
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
-        detail = f"page[{name}] must be an integer from 1 to {maximum}."
-        raise BadDocument(400, "invalid query parameter", detail)
-    return int(raw)
-
-
 async def create(request: web.Request, audience: Audience) -> web.Response:
     given = await attributes(request, KINDS[audience], CREATE[audience])
     _required(given, CREATE[audience])
@@ -74,21 +64,13 @@ async def create(request: web.Request, audience: Audience) -> web.Response:
 
 
 async def list_(request: web.Request, audience: Audience) -> web.Response:
-    unknown = set(request.query) - {"page[size]", "page[number]", "filter[search]"}
-    if unknown:
-        raise BadDocument(400, "invalid query parameter", f"Unsupported {sorted(unknown)[0]!r}.")
-    size = _page(request, "size", 20, admin.MAX_PAGE)
-    number = _page(request, "number", 1, MAX_PAGE_NUMBER)
+    page = paging.requested(request, frozenset({"filter[search]"}))
     search = request.query.get("filter[search]")
     found = await admin.list_accounts(
-        request.app[STORES].pool, audience, (number - 1) * size, size, search
+        request.app[STORES].pool, audience, page.offset, page.size, search
     )
-    base = f"/admin/{KINDS[audience]}?page[size]={size}"
-    links = {"self": f"{base}&page[number]={number}"}
-    if number * size < found.total:
-        links["next"] = f"{base}&page[number]={number + 1}"
-    if number > 1:
-        links["prev"] = f"{base}&page[number]={number - 1}"
+    filters = {} if search is None else {"filter[search]": search}
+    links = paging.links(f"/admin/{KINDS[audience]}", page, found.total, filters)
     data = [_view(audience, a) for a in found.accounts]
     return answer(data, meta={"totalCount": found.total}, links=links)
 

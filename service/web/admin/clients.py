@@ -8,10 +8,12 @@ from aiohttp import web
 from service.admin import clients as admin
 from service.admin import tokens
 from service.admin.errors import AdminError
+from service.web.admin import paging
 from service.web.admin.appkeys import BY, STORES
 from service.web.admin.documents import BadDocument, Kinds, answer, attributes, resource
 
 KIND = "clients"
+FILTERS = frozenset({"filter[audience]", "filter[active]"})
 LIFETIME = (int, type(None))
 CREATE: Kinds = {
     "name": (str,),
@@ -73,19 +75,22 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_(request: web.Request) -> web.Response:
-    unknown = set(request.query) - {"filter[audience]", "filter[active]"}
-    if unknown:
-        raise BadDocument(400, "invalid query parameter", f"Unsupported {sorted(unknown)[0]!r}.")
+    page = paging.requested(request, FILTERS)
     raw_active = request.query.get("filter[active]")
     if raw_active not in (None, "true", "false"):
         raise BadDocument(400, "invalid query parameter", "filter[active]: true or false.")
     active = None if raw_active is None else raw_active == "true"
     audience = request.query.get("filter[audience]")
     try:
-        found = await admin.list_clients(request.app[STORES].pool, audience, active)
+        found = await admin.list_clients(
+            request.app[STORES].pool, audience, active, page.offset, page.size
+        )
     except AdminError as exc:
         raise BadDocument(400, "invalid query parameter", str(exc)) from None
-    return answer([_view(c) for c in found], meta={"totalCount": len(found)})
+    filters = {k: v for k, v in request.query.items() if k in FILTERS}
+    links = paging.links("/admin/clients", page, found.total, filters)
+    data = [_view(c) for c in found.clients]
+    return answer(data, meta={"totalCount": found.total}, links=links)
 
 
 async def show(request: web.Request) -> web.Response:
