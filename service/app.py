@@ -62,6 +62,7 @@ from service.web import (
 )
 from service.web.admin import accounts as admin_accounts
 from service.web.admin import clients as admin_clients
+from service.web.admin import openapi as admin_openapi
 from service.web.admin import signing as admin_keys
 from service.web.admin.appkeys import PASSWORDS as ADMIN_PASSWORDS
 from service.web.admin.appkeys import STORES as ADMIN_STORES
@@ -237,4 +238,5 @@ def create_admin_app(main: web.Application) -> web.Application:
     app.add_routes(admin_clients.routes())
     app.add_routes(admin_accounts.routes())
     app.add_routes(admin_keys.routes())
+    app.add_routes(admin_openapi.routes())
     return app

@@ -1,21 +1,25 @@
-"""Real servers on loopback for the topology and scaling tests: free ports, a Redis Cluster,
-Redis Sentinel, the service itself in a process of its own, and waiting for things to answer."""
+"""Real servers on loopback for the topology, scaling and OpenAPI tests: free ports, a Redis
+Cluster, Redis Sentinel, the service itself in a process of its own or its apps in a thread
+of their own, and waiting for things to answer."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from aiohttp import web
 
 ROOT = Path(__file__).parent.parent
 
@@ -185,3 +189,37 @@ def service_process(
 
         wait_until(answers, "the service")
         yield port, log
+
+
+@contextlib.contextmanager
+def apps_in_thread(
+    *apps: web.Application, then: Callable[[], Awaitable[Any]] | None = None
+) -> Iterator[tuple[list[str], Any]]:
+    """The apps on real loopback ports, served by an event loop in a thread of its own, so
+    sync clients (schemathesis, httpx) can call them; started in order (the admin app after
+    the one whose stores it shares), then `then` run on that loop (seeding), stopped in
+    reverse. Yields the apps' base URLs and what `then` returned."""
+    loop = asyncio.new_event_loop()
+    runners = [web.AppRunner(app) for app in apps]
+
+    async def start() -> tuple[list[str], Any]:
+        bases = []
+        for runner in runners:
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            bases.append(f"http://127.0.0.1:{runner.addresses[0][1]}")
+        return bases, None if then is None else await then()
+
+    async def stop() -> None:
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

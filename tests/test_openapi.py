@@ -3,10 +3,8 @@ no failure against the live server, and random input never gets a 5xx (hypothesi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,6 @@ import asyncpg
 import httpx2
 import pytest
 import schemathesis
-from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -25,7 +22,8 @@ from service.app import create_app
 from service.config import ApiSettings, Settings, replace
 from service.oauth.passwords import Passwords
 from service.web.openapi import document
-from tests.conftest import FAST_HASHING, Factory
+from tests.conftest import FAST_HASHING, Factory, Seeded
+from tests.servers import apps_in_thread
 
 SCHEMA = schemathesis.openapi.from_dict(document(ApiSettings()))
 JSONAPI = "application/vnd.api+json"
@@ -39,10 +37,9 @@ class Live:
     token: str
 
 
-@pytest.fixture(scope="module")
-def live(database_url: str, redis_url: str, keys_dir: Path) -> Iterator[Live]:
-    """The real app on a real port, in a thread of its own, so sync clients can call it."""
-    config = replace(
+def live_settings(database_url: str, redis_url: str, keys_dir: Path) -> Settings:
+    """The suite's stores, its own Redis prefix, no limit that random calls would trip."""
+    return replace(
         Settings(),
         database={"url": database_url, "pool_min_size": 1, "pool_max_size": 4},
         redis={"url": redis_url, "key_prefix": f"test:{secrets.token_hex(4)}:"},
@@ -51,45 +48,39 @@ def live(database_url: str, redis_url: str, keys_dir: Path) -> Iterator[Live]:
         maintenance={"cleanup_interval": 0},
         protection={"requests_per_minute": 0, "max_address_failures": 0, "max_account_failures": 0},
     )
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(create_app(config))
 
-    async def start() -> tuple[str, str, str]:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
-        await pool.execute(
-            "TRUNCATE users, customer_users, customer_visitors, oauth_clients "
-            "RESTART IDENTITY CASCADE"
-        )
-        factory = Factory(pool, Passwords(config.password_hashing))
-        await factory.user()
-        seeded = await factory.client()
-        factory.passwords.close()
-        await pool.close()
+
+async def seed(config: Settings) -> Seeded:
+    """Only the user `admin` and one client of its audience."""
+    pool = await asyncpg.create_pool(config.database.url, min_size=1, max_size=1)
+    await pool.execute(
+        "TRUNCATE users, customer_users, customer_visitors, oauth_clients RESTART IDENTITY CASCADE"
+    )
+    factory = Factory(pool, Passwords(config.password_hashing))
+    await factory.user()
+    seeded = await factory.client()
+    factory.passwords.close()
+    await pool.close()
+    return seeded
+
+
+@pytest.fixture(scope="module")
+def live(database_url: str, redis_url: str, keys_dir: Path) -> Iterator[Live]:
+    """The real app on a real port, in a thread of its own, so sync clients can call it."""
+    config = live_settings(database_url, redis_url, keys_dir)
+    with apps_in_thread(create_app(config), then=lambda: seed(config)) as ([base], seeded):
         assert seeded.client_secret
-        return f"http://127.0.0.1:{port}", seeded.client_id, seeded.client_secret
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    base, client_id, secret = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
-    token = httpx2.post(
-        f"{base}/oauth2-token",
-        json={
-            "grant_type": "password",
-            "client_id": client_id,
-            "client_secret": secret,
-            "username": "admin",
-            "password": "s3cret-pass",
-        },
-    ).json()["access_token"]
-    yield Live(base, client_id, secret, token)
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+        token = httpx2.post(
+            f"{base}/oauth2-token",
+            json={
+                "grant_type": "password",
+                "client_id": seeded.client_id,
+                "client_secret": seeded.client_secret,
+                "username": "admin",
+                "password": "s3cret-pass",
+            },
+        ).json()["access_token"]
+        yield Live(base, seeded.client_id, seeded.client_secret, token)
 
 
 def test_every_route_is_documented_and_every_documented_route_exists(

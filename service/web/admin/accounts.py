@@ -26,6 +26,7 @@ CHANGE = {
     Audience.STOREFRONT: {"enabled": (bool,), **NAMES},
 }
 PASSWORD: Kinds = {"password": (str,)}
+ID = "[1-9][0-9]{0,17}"
 
 Handler = Callable[[web.Request, Audience], Awaitable[web.Response]]
 web_handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -142,7 +143,7 @@ def routes() -> list[web.AbstractRouteDef]:
 
             return handle
 
-        many, one = f"/admin/{kind}", f"/admin/{kind}/{{id:[1-9][0-9]{{0,17}}}}"
+        many, one = f"/admin/{kind}", f"/admin/{kind}/{{id:{ID}}}"
         found += [
             web.get(many, bound(list_)),
             web.post(many, bound(create)),

@@ -13,6 +13,7 @@ from service.web.admin.appkeys import BY, STORES
 from service.web.admin.documents import BadDocument, Kinds, answer, attributes, resource
 
 KIND = "clients"
+ID = "[^/]{1,128}"
 FILTERS = frozenset({"filter[audience]", "filter[active]"})
 LIFETIME = (int, type(None))
 CREATE: Kinds = {
@@ -122,7 +123,7 @@ async def delete(request: web.Request) -> web.Response:
 
 
 def routes() -> list[web.AbstractRouteDef]:
-    one = "/admin/clients/{client_id:[^/]{1,128}}"
+    one = f"/admin/clients/{{client_id:{ID}}}"
     return [
         web.get("/admin/clients", list_),
         web.post("/admin/clients", create),

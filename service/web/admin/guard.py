@@ -81,7 +81,9 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return jsonapi.error(exc.status, exc.reason, exc.reason)
+        # A 405 tells which methods the resource has (RFC 9110).
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return jsonapi.error(exc.status, exc.reason, exc.reason, allow)
     except StoreError:
         return jsonapi.error(503, "temporarily unavailable", "Try again later.")
     except OSError:  # the keys folder, read-only or full

@@ -8,6 +8,8 @@ from service.admin import keys as admin
 from service.web.admin.appkeys import BY, STORES
 from service.web.admin.documents import answer, resource
 
+KID = "[A-Za-z0-9_-]{1,128}"
+
 
 async def list_(request: web.Request) -> web.Response:
     listed = admin.list_keys(request.app[STORES].settings.tokens)
@@ -31,5 +33,5 @@ def routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/admin/keys", list_),
         web.post("/admin/keys", rotate),
-        web.delete("/admin/keys/{kid:[A-Za-z0-9_-]{1,128}}", retire),
+        web.delete(f"/admin/keys/{{kid:{KID}}}", retire),
     ]
