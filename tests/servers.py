@@ -162,9 +162,10 @@ def service_config(
 def service_process(
     config: dict[str, Any], folder: Path, env: dict[str, str] | None = None
 ) -> Iterator[tuple[int, Path]]:
-    """`python -m service serve` with `config` (server.port filled in) until the block ends;
-    yields its port and the file its output goes to."""
-    port = free_ports(1)[0]
+    """`python -m service serve` with `config` (server.port filled in unless set: a caller
+    may need the URL first, for the issuer) until the block ends; yields its port and the
+    file its output goes to."""
+    port = config.get("server", {}).get("port") or free_ports(1)[0]
     config = {**config, "server": {**config.get("server", {}), "port": port}}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yml").write_text(yaml.safe_dump(config))
