@@ -22,7 +22,16 @@ from bench import infra, probes, procs, profile, report, wrk
 from bench.run import FULL, QUICK, Bench
 
 BUSY = 0.05  # above this share of the cores, other work skews the rows
-PROFILABLE = ("bare", "password", "api", "guest", "refresh", "client_credentials", "introspection")
+PROFILABLE = (
+    "bare",
+    "password",
+    "api",
+    "guest",
+    "refresh",
+    "code",
+    "client_credentials",
+    "introspection",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

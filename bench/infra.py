@@ -218,11 +218,28 @@ class Seed:
     backoffice: Client  # password, refresh_token, client_credentials; owned by the user
     storefront: Client  # password (guests), refresh_token
     victim: tuple[str, str]  # another back-office user (username, password): the flood's victim
+    # authorization_code, refresh_token, skipping consent; None when the service lacks the flow
+    code_client: Client | None
 
 
-def prepare(cli: Cli, algorithm: str | None) -> Seed:
-    """Migrations, a key, two users, a customer user and two clients. Independent steps run
-    side by side: each is a fresh interpreter, and its startup is most of its cost."""
+def _code_client(cli: Cli, redirect_uri: str) -> Client | None:
+    """A back-office client for the code exchange row, or None if this version of the
+    service has no authorization code flow (its command line refuses the flags)."""
+    args = ["clients", "create", "--name", "bench code", "--redirect-uri", redirect_uri]
+    args += ["--grants", "authorization_code,refresh_token", "--skip-consent"]
+    try:
+        made = cli(*args)
+    except SetupError as exc:
+        if "unrecognized arguments" in str(exc) or "invalid choice" in str(exc):
+            return None
+        raise
+    return Client(made["client_id"], made["client_secret"])
+
+
+def prepare(cli: Cli, algorithm: str | None, redirect_uri: str) -> Seed:
+    """Migrations, a key, two users, a customer user and three clients (one redirects to
+    `redirect_uri`). Independent steps run side by side: each is a fresh interpreter, and
+    its startup is most of its cost."""
     username, password = "u", secrets.token_urlsafe(12)
     keygen = ["keys", "generate", *(["--algorithm", algorithm] if algorithm else [])]
     user = ["users", "create", "--username", username, "--email", "u@example.com"]
@@ -238,6 +255,7 @@ def prepare(cli: Cli, algorithm: str | None) -> Seed:
         other = secrets.token_urlsafe(12) + "\n"
         customer_made = pool.submit(cli, *customer, "--password-stdin", stdin=other)
         front = pool.submit(cli, *storefront)
+        code = pool.submit(_code_client, cli, redirect_uri)
         victim = ("v", secrets.token_urlsafe(12))
         victim_user = ["users", "create", "--username", victim[0], "--email", "v@example.com"]
         victim_made = pool.submit(cli, *victim_user, "--password-stdin", stdin=victim[1] + "\n")
@@ -254,4 +272,5 @@ def prepare(cli: Cli, algorithm: str | None) -> Seed:
         backoffice=Client(back["client_id"], back["client_secret"]),
         storefront=Client(front_client["client_id"], front_client["client_secret"]),
         victim=victim,
+        code_client=code.result(),
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from bench import ceilings, cpu, infra, memory, probes, procs, profile, victim, wrk
+from bench import ceilings, codes, cpu, infra, memory, probes, procs, profile, victim, wrk
 from bench.probes import ENDPOINT
 from bench.report import Row
 from service.config import Settings
@@ -101,7 +101,7 @@ class Bench:
 
             self.hash_ceiling(settings)
             self.bare_ceiling()
-            seed = infra.prepare(infra.Cli(config), self.algorithm)
+            seed = infra.prepare(infra.Cli(config), self.algorithm, codes.REDIRECT_URI)
             serve = ["serve", "--workers", str(WORKERS), "--port", str(port)]
             service = procs.Served(
                 [sys.executable, "-m", "service", "--config", str(config), *serve],
@@ -116,7 +116,7 @@ class Bench:
             self.workers = service.worker_pids()
             found = probes.probe(self.base, seed, settings.api.backoffice_prefix)
             self.live_tokens += found.tokens_issued
-            self.workloads(seed, found, settings.api.backoffice_prefix)
+            self.workloads(seed, found, settings)
             # Last, and with the service still up: what the run made the workers allocate.
             self.memory(backends.redis, prefix)
 
@@ -242,8 +242,9 @@ class Bench:
             self.bare_rate = result.rps
             self.rows[-1].ratio = 1.0
 
-    def workloads(self, seed: infra.Seed, found: probes.Probes, api_prefix: str) -> None:
+    def workloads(self, seed: infra.Seed, found: probes.Probes, settings: Settings) -> None:
         plan, hash_rate, bare = self.plan, self.hash.rate, self.bare_rate
+        api_prefix = settings.api.backoffice_prefix
         backoffice = seed.backoffice
         login = probes.grant_body(
             backoffice, "password", username=seed.username, password=seed.password
@@ -290,6 +291,7 @@ class Bench:
             tokens_each=2,
         )
         self.refresh(seed.storefront, guest)
+        self.code_exchange(seed, f"{settings.authorize.backoffice_prefix}{codes.AUTHORIZE}")
         self.optional(
             "client_credentials",
             "client_credentials grant",
@@ -405,13 +407,9 @@ class Bench:
         if guest is None or guest.rps == 0:
             self.rows.append(Row.not_run(name, "no guest tokens to refresh", target, True))
             return
-        args = {
-            "path": ENDPOINT,
-            "client_id": storefront.client_id,
-            "client_secret": storefront.secret,
-            "tokens": str(self.tmp / "refresh-"),
-        }
-        load = self.load("refresh.lua", args=args, headers=(JSON_BODY,))
+        body = probes.grant_body(storefront, "refresh_token", refresh_token=wrk.POOLED)
+        args = {"path": ENDPOINT, "body": json.dumps(body), "pool": str(self.tmp / "refresh-")}
+        load = self.load("pool.lua", args=args, headers=(JSON_BODY,))
         pool = self.refresh_pool(guest, storefront, load.threads)
         # tokens_each=0: a rotation deletes the old pair as it records the new one.
         result = self.measured(
@@ -427,11 +425,7 @@ class Bench:
         """The guest row's refresh tokens, topped up by more (unmeasured) guest grants if
         short, dealt into one file per wrk thread."""
 
-        def harvested(prefix: str) -> list[str]:
-            files = sorted(self.tmp.glob(f"{prefix}*.txt"))
-            return [token for f in files for token in f.read_text().split()]
-
-        tokens = harvested("guest-")
+        tokens = self.harvested("guest-")
         needed = max(MIN_POOL, int(REFRESH_HEADROOM * guest.rps * self.plan.seconds))
         if len(tokens) < needed:
             seconds = math.ceil((needed - len(tokens)) / guest.rps)
@@ -439,10 +433,64 @@ class Bench:
             self.issued(
                 wrk.run(self.post(probes.guest_body(storefront), seconds=seconds, args=more)), 2
             )
-            tokens += harvested("more-")
+            tokens += self.harvested("more-")
+        return self.deal(tokens, "refresh-", threads)
+
+    def harvested(self, prefix: str) -> list[str]:
+        """What a wrk run with harvest=<tmp>/<prefix> wrote, every thread's file."""
+        files = sorted(self.tmp.glob(f"{prefix}*.txt"))
+        return [value for f in files for value in f.read_text().split()]
+
+    def deal(self, values: list[str], prefix: str, threads: int) -> int:
+        """One file per wrk thread for bench/lua/pool.lua, no value in two."""
         for i in range(threads):
-            (self.tmp / f"refresh-{i}.txt").write_text("\n".join(tokens[i::threads]) + "\n")
-        return len(tokens)
+            (self.tmp / f"{prefix}{i}.txt").write_text("\n".join(values[i::threads]) + "\n")
+        return len(values)
+
+    def code_exchange(self, seed: infra.Seed, authorize: str) -> None:
+        """Token requests exchanging authorization codes, each once. The codes come first,
+        unmeasured here: GET authorize with a live session (a back-office login through
+        the pages) for the row's length, harvested from the redirects by wrk."""
+        name = "authorization code exchange"
+        if not self.have_wrk:
+            self.rows.append(Row.not_run(name, NO_WRK))
+            return
+        client = seed.code_client
+        if client is None:
+            self.rows.append(Row.not_run(name, "not offered by the service yet"))
+            return
+        try:
+            session = codes.log_in(self.base, authorize, client, seed.username, seed.password)
+        except probes.ProbeError as exc:
+            self.rows.append(Row.not_run(name, str(exc), failed=True))
+            return
+        self.live_tokens += 2  # the probe's exchange
+        mint = self.load(
+            args={"path": session.authorize, "harvest": str(self.tmp / "code-"), "codes": "1"},
+            headers=(f"Cookie: {session.cookie}",),
+        )
+        try:
+            minted = wrk.run(mint)
+        except wrk.WrkError as exc:
+            self.rows.append(Row.not_run(name, f"minting codes: {exc}", failed=True))
+            return
+        pooled = {"body": session.exchange_body(client), "pool": str(self.tmp / "codes-")}
+        load = self.load("pool.lua", args={"path": ENDPOINT} | pooled, headers=(JSON_BODY,))
+        pool = self.deal(self.harvested("code-"), "codes-", load.threads)
+        result = self.measured("code", name, load, self.bare_rate, tokens_each=2)
+        if result is None:
+            return
+        row = self.rows[-1]
+        row.note += (
+            f"; {pool:,} codes minted first by GET authorize with the session, "
+            f"{minted.rps:,.0f}/s, p99 {minted.latency_ms['p99']:.1f} ms; "
+            f"{result.threads['used']:,} exchanged"
+        )
+        row.data["authorize"] = minted.as_dict()
+        if minted.errors:
+            row.failed = f"minting codes: {minted.errors} errors {minted.error_detail}"
+        elif result.threads["exhausted"]:
+            row.failed = f"the pool of {pool:,} codes ran out"
 
     def optional(
         self,
@@ -488,7 +536,7 @@ class Bench:
                 value=f"{usage.bytes_per_token:.0f} B",
                 target="≤ 200 B",
                 met=usage.bytes_per_token <= 200 if self.have_wrk else None,
-                note=f"{usage.total_bytes:,} B / {usage.live_tokens:,} live tokens; {kinds}",
+                note=f"{usage.token_bytes:,} B / {usage.live_tokens:,} live tokens; {kinds}",
                 data=usage.__dict__ | {"bytes_per_token": usage.bytes_per_token},
             )
         )

@@ -41,20 +41,21 @@ local function thread_sum(name)
 end
 
 -- One line the Python driver looks for among wrk's own report. Latency is in microseconds.
--- errors.status counts answers > 399 (wrk's rule); non2xx is exact where a script looks.
+-- errors.status counts answers > 399 (wrk's rule); where a script looks at every answer,
+-- unexpected counts those that were not what it expected (a 2xx, or a redirect with a code).
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,'
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
       .. '"latency_us":{"min":%d,"mean":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d},'
-      .. '"threads":{"used":%d,"exhausted":%d,"harvested":%d,"non2xx":%d}}\n',
+      .. '"threads":{"used":%d,"exhausted":%d,"harvested":%d,"unexpected":%d}}\n',
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency.min, latency.mean, latency.max,
     latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency:percentile(99.9),
-    thread_sum("used"), thread_sum("exhausted"), thread_sum("harvested"), thread_sum("non2xx")))
+    thread_sum("used"), thread_sum("exhausted"), thread_sum("harvested"), thread_sum("unexpected")))
 end
 
 return common
