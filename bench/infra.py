@@ -230,7 +230,7 @@ def _code_client(cli: Cli, redirect_uri: str) -> Client | None:
     try:
         made = cli(*args)
     except SetupError as exc:
-        if "unrecognized arguments" in str(exc) or "invalid choice" in str(exc):
+        if any(s in str(exc) for s in ("No such option", "unrecognized arguments")):
             return None
         raise
     return Client(made["client_id"], made["client_secret"])
