@@ -465,9 +465,12 @@ class Bench:
             self.rows.append(Row.not_run(name, str(exc), failed=True))
             return
         self.live_tokens += 2  # the probe's exchange
+        # A second longer than the row: minting is cheaper than an exchange (no signature),
+        # so the pool outlasts the row even in QUICK's one-second rows.
         mint = self.load(
             args={"path": session.authorize, "harvest": str(self.tmp / "code-"), "codes": "1"},
             headers=(f"Cookie: {session.cookie}",),
+            seconds=self.plan.seconds + 1,
         )
         try:
             minted = wrk.run(mint)

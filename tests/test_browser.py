@@ -108,6 +108,10 @@ AUDIENCES = {
 }
 
 
+# What the pages show (and the README's screenshot): a name a shop could give its app.
+APP_NAMES = {"backoffice": "Catalog Sync Tool", "storefront": "Demo Shop"}
+
+
 @dataclass(frozen=True)
 class Journey:
     """A person in the browser and the app they sign in to: the app's redirect target and
@@ -119,7 +123,7 @@ class Journey:
     http: aiohttp.ClientSession
 
     async def register(self, audience: str, *, public: bool) -> App:
-        name = f"Browser test {audience} app {secrets.token_hex(2)}"
+        name = APP_NAMES[audience]
         args = ["clients", "create", "--name", name, "--audience", audience]
         args += ["--grants", "authorization_code,refresh_token", "--redirect-uri", self.target.url]
         created = await self.service.command(*args, *(["--public"] if public else []))
