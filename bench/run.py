@@ -540,7 +540,8 @@ class Bench:
                 target="≤ 200 B",
                 met=usage.bytes_per_token <= 200 if self.have_wrk else None,
                 note=f"{usage.token_bytes:,} B / {usage.live_tokens:,} live tokens; {kinds}",
-                data=usage.__dict__ | {"bytes_per_token": usage.bytes_per_token},
+                data=usage.__dict__
+                | {"bytes_per_token": usage.bytes_per_token, "token_bytes": usage.token_bytes},
             )
         )
 
