@@ -23,7 +23,7 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
 from tests.browser import Pkce, RedirectTarget, chromium, screenshot, wait_for
-from tests.conftest import FAST_HASHING, Factory, bearer
+from tests.conftest import FAST_HASHING, Factory, bearer, claims_of
 from tests.servers import ROOT, free_ports, service_config, service_process
 
 BACKOFFICE_AUTHORIZE = "/admin/oauth2-token/authorize"
@@ -108,6 +108,7 @@ AUDIENCES = {
 }
 
 
+BUYER = ("buyer@shop.example", "buyer-pass")
 # What the pages show (and the README's screenshot): a name a shop could give its app.
 APP_NAMES = {"backoffice": "Catalog Sync Tool", "storefront": "Demo Shop"}
 
@@ -129,10 +130,10 @@ class Journey:
         created = await self.service.command(*args, *(["--public"] if public else []))
         return App(created["client_id"], created.get("client_secret"), name, self.target.url)
 
-    def open_authorize(self, path: str, app: App, pkce: Pkce) -> str:
+    def open_authorize(self, path: str, app: App, pkce: Pkce, **extra: str) -> str:
         """Open the app's authorize URL; return the state it carries."""
         state = secrets.token_urlsafe(16)
-        query = {
+        query = extra | {
             "response_type": "code",
             "client_id": app.client_id,
             "redirect_uri": app.redirect_uri,
@@ -164,15 +165,21 @@ class Journey:
         form.find_element(By.ID, button).click()
 
     async def through_the_pages(
-        self, audience: str, account: tuple[str, str], button: str = "allow"
+        self,
+        audience: str,
+        account: tuple[str, str],
+        shot: str,
+        button: str = "allow",
+        app: App | None = None,
+        **extra: str,
     ) -> Landing:
-        """Register an app, open its authorize URL, log in as `account`, press `button` on
-        the consent page and wait for the redirect target."""
+        """Open the authorize URL of `app` (a new one by default) with `extra` in its query,
+        log in as `account`, press `button` on the consent page and wait for the redirect
+        target. The pages' screenshots are named after `shot`."""
         path, label, public = AUDIENCES[audience]
-        app = await self.register(audience, public=public)
+        app = app or await self.register(audience, public=public)
         pkce = Pkce()
-        state = self.open_authorize(path, app, pkce)
-        shot = audience if button == "allow" else f"{audience}-{button}"
+        state = self.open_authorize(path, app, pkce, **extra)
         self.log_in(label, *account, shot)
         self.consent(app, button, shot)
         query = self.target.query_with(state)
@@ -215,7 +222,7 @@ async def test_backoffice_user_logs_in_allows_and_the_app_calls_the_api(
 ) -> None:
     await factory.user("admin", "s3cret-pass")
 
-    landing = await journey.through_the_pages("backoffice", ("admin", "s3cret-pass"))
+    landing = await journey.through_the_pages("backoffice", ("admin", "s3cret-pass"), "backoffice")
 
     assert set(landing.query) == {"code", "state"}
     tokens = await journey.exchange(landing)
@@ -228,21 +235,26 @@ async def test_storefront_customer_logs_in_allows_and_the_app_calls_the_api(
     journey: Journey, factory: Factory
 ) -> None:
     """A single-page app: a public client, so the verifier is all that proves it."""
-    await factory.customer("buyer@shop.example", "buyer-pass")
+    await factory.customer(*BUYER)
 
-    landing = await journey.through_the_pages("storefront", ("buyer@shop.example", "buyer-pass"))
+    landing = await journey.through_the_pages("storefront", BUYER, "storefront")
 
     tokens = await journey.exchange(landing)
     mine = "/storefront/api/customerusers/mine"
     me = await journey.api(mine, tokens["access_token"])
-    assert me["data"]["attributes"]["email"] == "buyer@shop.example"
+    assert me["data"]["attributes"]["email"] == BUYER[0]
     refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     refreshed = await journey.token(refresh | landing.app.credentials())
     me = await journey.api(mine, refreshed["access_token"])
-    assert me["data"]["attributes"]["email"] == "buyer@shop.example"
+    assert me["data"]["attributes"]["email"] == BUYER[0]
 
 
-async def test_visitor_gets_a_code_without_logging_in(journey: Journey) -> None:
+async def test_visitor_gets_a_code_without_logging_in_then_signs_in_as_a_customer(
+    journey: Journey, factory: Factory
+) -> None:
+    """A guest first (authorize-visitor, no page), who then logs in: the storefront passes
+    the guest's token along, and the customer's tokens name the visitor (its cart)."""
+    await factory.customer(*BUYER)
     app = await journey.register("storefront", public=True)
     pkce = Pkce()
 
@@ -250,17 +262,23 @@ async def test_visitor_gets_a_code_without_logging_in(journey: Journey) -> None:
 
     landing = Landing(app, pkce, journey.target.query_with(state))
     assert set(landing.query) == {"code", "state"}
-    tokens = await journey.exchange(landing)
-    visitor = await journey.api("/storefront/api/customervisitors/mine", tokens["access_token"])
+    guest = await journey.exchange(landing)
+    visitor = await journey.api("/storefront/api/customervisitors/mine", guest["access_token"])
     assert visitor["data"]["type"] == "customervisitors"
+
+    landing = await journey.through_the_pages(
+        "storefront", BUYER, "visitor", app=app, visitor_access_token=guest["access_token"]
+    )
+    customer = await journey.exchange(landing)
+    assert claims_of(customer["access_token"])["visitor"] == visitor["data"]["id"]
+    me = await journey.api("/storefront/api/customerusers/mine", customer["access_token"])
+    assert me["data"]["attributes"]["email"] == BUYER[0]
 
 
 async def test_deny_sends_access_denied_to_the_app(journey: Journey, factory: Factory) -> None:
-    await factory.customer("buyer@shop.example", "buyer-pass")
+    await factory.customer(*BUYER)
 
-    landing = await journey.through_the_pages(
-        "storefront", ("buyer@shop.example", "buyer-pass"), button="deny"
-    )
+    landing = await journey.through_the_pages("storefront", BUYER, "storefront-deny", "deny")
 
     assert landing.query["error"] == "access_denied"
     assert "code" not in landing.query
