@@ -49,7 +49,7 @@ def chromium() -> Iterator[WebDriver]:
     # --no-sandbox: Chromium's sandbox refuses to start as root, which CI runs as.
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(arg)
-    options.add_argument("--window-size=720,620")  # the pages fit; small screenshots
+    options.add_argument("--window-size=720,680")  # the pages fit; small screenshots
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.set_page_load_timeout(WAIT)
     try:
