@@ -58,6 +58,8 @@ class ServerSettings(_Section, frozen=True):
     max_requests_in_flight: Positive = 256
     max_requests_in_flight_per_address: Positive = 64
     queue_timeout: Annotated[float, Meta(ge=0)] = 2.0
+    graceful_timeout: Positive = 25  # seconds SIGTERM leaves the requests in flight
+    max_requests: NotNegative = 0  # a worker is replaced after this many; 0 = never
 
 
 class DatabaseSettings(_Section, frozen=True):

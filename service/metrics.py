@@ -75,11 +75,12 @@ POSTGRES_SECONDS = Histogram(
 def keys_last_reload() -> Gauge:
     """Made at first use, in the worker: a metric without labels creates its value at once,
     and one made at import would stay in memory, where multiprocess mode does not look.
-    "min" across workers: the value shows the worker whose reloads stopped longest ago."""
+    The minimum across live workers: the value shows the worker whose reloads stopped longest
+    ago; a dead worker's is dropped when the supervisor marks it dead (service.supervisor)."""
     return Gauge(
         "oauth_keys_last_reload_timestamp_seconds",
         "When the keys folder was last read without an error (UNIX time; the oldest worker's).",
-        multiprocess_mode="min",
+        multiprocess_mode="livemin",
     )
 
 

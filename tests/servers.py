@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,19 @@ def service_config(
     }
 
 
+@dataclass
+class Running:
+    """A `python -m service serve` this test started: its port, output file and process."""
+
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 @contextlib.contextmanager
 def service_process(
     config: dict[str, Any], folder: Path, env: dict[str, str] | None = None
@@ -165,6 +179,15 @@ def service_process(
     """`python -m service serve` with `config` (server.port filled in unless set: a caller
     may need the URL first, for the issuer) until the block ends; yields its port and the
     file its output goes to."""
+    with service_server(config, folder, env) as running:
+        yield running.port, running.log
+
+
+@contextlib.contextmanager
+def service_server(
+    config: dict[str, Any], folder: Path, env: dict[str, str] | None = None
+) -> Iterator[Running]:
+    """As service_process, yielding the process too (to signal it)."""
     port = config.get("server", {}).get("port") or free_ports(1)[0]
     config = {**config, "server": {**config.get("server", {}), "port": port}}
     folder.mkdir(parents=True, exist_ok=True)
@@ -189,7 +212,7 @@ def service_process(
                 return True
 
         wait_until(answers, "the service")
-        yield port, log
+        yield Running(port, log, started[0])
 
 
 @contextlib.contextmanager
@@ -224,3 +247,15 @@ def apps_in_thread(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (a server's workers), from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found

@@ -32,6 +32,22 @@ class _Bare(web.Response):
 
 
 class _Handler(RequestHandler):
+    _closing = False
+
+    def close(self) -> None:
+        """The server is stopping (runner.cleanup): this connection serves no next request."""
+        self._closing = True
+        super().close()
+
+    async def finish_response(
+        self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        # aiohttp closes the connection after this answer but would not say so: a client
+        # would send its next request on it and see the connection reset unanswered.
+        if self._closing and not resp.prepared:
+            resp.force_close()
+        return await super().finish_response(request, resp, start_time)
+
     def handle_error(
         self,
         request: web.BaseRequest,
