@@ -7,16 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import pytest
 import yaml
@@ -42,6 +45,18 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> N
                 return
         time.sleep(0.05)
     raise TimeoutError(f"{what} did not come up within {timeout} s")
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path, what: str) -> None:
+    """Until `process` accepts connections on `port`; its log in the error if it exits."""
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited: {log.read_text()}")
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    wait_until(listening, what)
 
 
 def redis_binaries() -> tuple[str, str]:
@@ -205,13 +220,7 @@ def service_server(
             )
         )
 
-        def answers() -> bool:
-            if started[0].poll() is not None:
-                raise AssertionError(f"the service exited: {log.read_text()}")
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-
-        wait_until(answers, "the service")
+        wait_until_listening(started[0], port, log, "the service")
         yield Running(port, log, started[0])
 
 
@@ -259,3 +268,60 @@ def children(pid: int) -> set[int]:
             if int(fields[1]) == pid:
                 found.add(int(stat.parent.name))
     return found
+
+
+PGBOUNCER = shutil.which("pgbouncer") or next(
+    (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(p, os.X_OK)), None
+)
+
+
+@contextlib.contextmanager
+def pgbouncer(server_url: str, pool_size: int = 2) -> Iterator[Callable[[str], str]]:
+    """PgBouncer in transaction pooling on a free loopback port, in front of the Postgres
+    server of `server_url` (any database: `*`), logging in as its user. `pool_size` server
+    connections per database: fewer than the clients, so their transactions share them.
+    Yields a function turning a URL of that server into the same URL through PgBouncer."""
+    if PGBOUNCER is None:
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
+    parts = urlsplit(server_url)
+    query = dict(parse_qsl(parts.query))
+    host = query.get("host") or parts.hostname or "127.0.0.1"
+    port = parts.port or int(query.get("port", 5432))
+    user = unquote(parts.username or "postgres")
+    password = unquote(parts.password or "")
+    (listen,) = free_ports(1)
+    # PgBouncer refuses to run as root: as root it drops to `nobody`, who must read these.
+    folder = Path(tempfile.mkdtemp(prefix="oauth-pgbouncer-"))
+    folder.chmod(0o755)
+    users = folder / "users.txt"
+    users.write_text(f'"{user}" "{password}"\n')
+    ini = folder / "pgbouncer.ini"
+    ini.write_text(
+        "[databases]\n"
+        f"* = host={host} port={port}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {listen}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {users}\n"
+        f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
+    )
+    command = [PGBOUNCER, str(ini)]
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        for path in (users, ini):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            path.chmod(0o600)
+        command[1:1] = ["-u", "nobody"]
+    try:
+        with processes() as started, (folder / "log").open("wb") as log:
+            started.append(subprocess.Popen(command, stdout=log, stderr=log))
+
+            wait_until_listening(started[0], listen, folder / "log", "pgbouncer")
+
+            def through(url: str) -> str:
+                login, at, _ = parts.netloc.rpartition("@")
+                netloc = f"{login}{at}127.0.0.1:{listen}"
+                return urlunsplit(("postgresql", netloc, urlsplit(url).path, "", ""))
+
+            yield through
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
