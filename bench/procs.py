@@ -27,7 +27,8 @@ def free_port() -> int:
 
 
 def listeners(port: int) -> int:
-    """Sockets listening on `port`: one per worker, since each binds with SO_REUSEPORT."""
+    """Sockets listening on `port`: one per worker of bench.bare (each binds with
+    SO_REUSEPORT); one for the service, whose gunicorn arbiter shares its socket."""
     count = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -55,8 +56,18 @@ def rss_mb(pid: int) -> float:
 class Served:
     """A server command whose N workers share `port`."""
 
-    def __init__(self, argv: list[str], port: int, workers: int, log: Path, env: dict[str, str]):
+    def __init__(
+        self,
+        argv: list[str],
+        port: int,
+        workers: int,
+        log: Path,
+        env: dict[str, str],
+        sockets: int | None = None,
+    ):
         self.argv, self.port, self.workers, self.log, self.env = argv, port, workers, log, env
+        # Listening sockets once every worker serves: one each by default.
+        self.sockets = workers if sockets is None else sockets
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
@@ -65,7 +76,7 @@ class Served:
                 self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env
             )
         deadline = time.monotonic() + timeout
-        while listeners(self.port) < self.workers:
+        while listeners(self.port) < self.sockets or len(self.worker_pids()) < self.workers:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise ProcessError(f"{' '.join(self.argv[1:4])} did not start:\n{self.tail()}")

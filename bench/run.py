@@ -109,6 +109,7 @@ class Bench:
                 WORKERS,
                 self.tmp / "service.log",
                 infra.clean_env(),
+                sockets=1,  # gunicorn's, shared by the workers
             )
             service.start()
             self.stack.callback(service.stop)
