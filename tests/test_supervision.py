@@ -146,6 +146,7 @@ def test_a_killed_worker_is_replaced_and_metrics_keep_summing(
         before = _live_count(server.url)
 
         victim = min(workers)
+        assert list(metrics_dir.glob(f"gauge_live*_{victim}.db"))  # its keys-reload gauge
         os.kill(victim, signal.SIGKILL)
         # A connection each: whichever worker accepts, every one is answered.
         assert [_get(server.url, "/health/live")[0] for _ in range(30)] == [200] * 30
