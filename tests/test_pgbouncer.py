@@ -51,6 +51,7 @@ def config(
         yaml.safe_dump(
             {
                 "server": {"host": "127.0.0.1", "var_dir": str(folder / "var")},
+                "admin": {"port": 0},
                 "database": {
                     "url": through(database_url),
                     "pgbouncer": True,

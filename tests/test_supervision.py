@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.config import Settings
 from service.oauth.passwords import Passwords
 from tests.conftest import Factory, login
-from tests.servers import children, service_server, wait_until
+from tests.servers import children, free_ports, service_server, wait_until
 
 # About a quarter of a second per verify: requests stay in flight long enough to signal.
 SLOW = {"memory_cost": 19456, "time_cost": 12, "parallelism": 1, "threads": 2}
@@ -33,6 +34,8 @@ CLIENTS = 20
 def _config(settings: Settings, **server: Any) -> dict[str, Any]:
     return {
         "server": {"workers": 2, **server},
+        # The admin API's listener too: it stops with the main one.
+        "admin": {"port": free_ports(1)[0]},
         "database": {"url": settings.database.url, "pool_max_size": 4},
         "redis": {"url": settings.redis.url, "key_prefix": settings.redis.key_prefix},
         "tokens": {"keys_dir": settings.tokens.keys_dir},
@@ -137,7 +140,9 @@ def test_a_killed_worker_is_replaced_and_metrics_keep_summing(
 ) -> None:
     metrics_dir = tmp_path / "metrics"
     env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    with service_server(_config(settings), tmp_path / "server", env=env) as server:
+    config = _config(settings)
+    admin = f"http://127.0.0.1:{config['admin']['port']}"
+    with service_server(config, tmp_path / "server", env=env) as server:
         pid = server.process.pid
         wait_until(lambda: len(children(pid)) == 2, "two workers")
         workers = children(pid)
@@ -153,6 +158,8 @@ def test_a_killed_worker_is_replaced_and_metrics_keep_summing(
         wait_until(lambda: len(children(pid) - workers) == 1, "a new worker", 30)
         assert len(children(pid)) == 2
         assert server.process.poll() is None
+        # The admin API's listener, served by every worker, the new one too.
+        assert {_get(admin, "/admin/clients")[0] for _ in range(10)} <= {200, 401}
 
         counted = _live_count(server.url)
         for _ in range(40):
@@ -169,8 +176,11 @@ def test_a_killed_worker_is_replaced_and_metrics_keep_summing(
 
 
 def _get(base: str, path: str) -> tuple[int, str]:
-    with urllib.request.urlopen(f"{base}{path}", timeout=10) as answer:  # noqa: S310 - loopback
-        return answer.status, answer.read().decode()
+    try:
+        with urllib.request.urlopen(f"{base}{path}", timeout=10) as answer:  # noqa: S310
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, ""
 
 
 def _samples(base: str, name: str, **labels: str) -> list[float]:
