@@ -15,6 +15,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,16 +49,39 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> N
     raise TimeoutError(f"{what} did not come up within {timeout} s")
 
 
-def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path, what: str) -> None:
-    """Until `process` accepts connections on `port`; its log in the error if it exits."""
+def wait_until_ready(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path, what: str
+) -> None:
+    """Until `ready()`; `process`'s log in the error if it exits meanwhile."""
 
-    def listening() -> bool:
+    def check() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"{what} exited: {log.read_text()}")
+        return ready()
+
+    wait_until(check, what)
+
+
+def accepting(port: int) -> Callable[[], bool]:
+    def check() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    wait_until(listening, what)
+    return check
+
+
+def answering(port: int) -> Callable[[], bool]:
+    """A worker answers (gunicorn's socket accepts connections before any worker is up),
+    whatever its status: /health/ready, which tests counting /health/live requests ignore."""
+
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True
+
+    return check
 
 
 def redis_binaries() -> tuple[str, str]:
@@ -220,7 +245,7 @@ def service_server(
             )
         )
 
-        wait_until_listening(started[0], port, log, "the service")
+        wait_until_ready(started[0], answering(port), log, "the service")
         yield Running(port, log, started[0])
 
 
@@ -315,7 +340,7 @@ def pgbouncer(server_url: str, pool_size: int = 2) -> Iterator[Callable[[str], s
         with processes() as started, (folder / "log").open("wb") as log:
             started.append(subprocess.Popen(command, stdout=log, stderr=log))
 
-            wait_until_listening(started[0], listen, folder / "log", "pgbouncer")
+            wait_until_ready(started[0], accepting(listen), folder / "log", "pgbouncer")
 
             def through(url: str) -> str:
                 login, at, _ = parts.netloc.rpartition("@")
