@@ -32,6 +32,7 @@ from service.oauth.owners import Owners
 from service.oauth.passwords import Passwords
 from service.oauth.protection import Guard
 from service.oauth.reload import KeyReloader
+from service.oauth.retries import RetryWindow
 from service.oauth.revocations import Revocations
 from service.oauth.sessions import LoginSessions
 from service.oauth.tokens import TokenCodec
@@ -51,6 +52,7 @@ from service.web import (
     admission,
     api,
     authorize,
+    discovery,
     health,
     lifecycle,
     metrics,
@@ -137,7 +139,9 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clients,
         [
             PasswordGrant(owners, issuer, guard),
-            RefreshTokenGrant(owners, codec, store, revocations),
+            RefreshTokenGrant(
+                owners, codec, store, revocations, RetryWindow(tokens.refresh_reuse_interval)
+            ),
             ClientCredentialsGrant(owners, issuer),
             AuthorizationCodeGrant(codes, issuer, revocations),
         ],
@@ -215,6 +219,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes())
     app.add_routes(token.routes())
     app.add_routes(lifecycle.routes())
+    app.add_routes(discovery.routes())
     app.add_routes(openapi.routes())
     pages.setup(app)
     app.add_routes(authorize.routes(settings.authorize.backoffice_prefix))

@@ -39,6 +39,7 @@ ZeroIsOff = Annotated[int, Meta(ge=0)]
 Seconds = Annotated[float, Meta(gt=0)]
 Port = Annotated[int, Meta(ge=1, le=65535)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
+HeaderName = Annotated[str, Meta(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]  # an RFC 9110 token
 
 
 class ConfigError(Exception):
@@ -95,6 +96,7 @@ class TokenSettings(_Section, frozen=True):
     key_activation_delay: NotNegative = 300
     keys_reload_interval: NotNegative = 60
     auth_code_lifetime: Positive = 600
+    refresh_reuse_interval: NotNegative = 10
 
     @property
     def longest_lifetime(self) -> int:
@@ -117,6 +119,7 @@ class PasswordHashingSettings(_Section, frozen=True):
 
 class CorsSettings(_Section, frozen=True):
     origins: tuple[str, ...] = ()
+    allow_headers: tuple[HeaderName, ...] = ()  # beside Authorization and Content-Type
 
 
 class ApiSettings(_Section, frozen=True):

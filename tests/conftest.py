@@ -141,7 +141,13 @@ async def settings(
         Settings(),
         database={"url": database_url, "pool_min_size": 1, "pool_max_size": 5},
         redis={"url": redis_url, "key_prefix": prefix},
-        tokens={"keys_dir": str(keys_dir), "issuer": "https://auth.test"},
+        # No refresh retry window: a reused refresh token is theft at once (the window's
+        # own tests open it).
+        tokens={
+            "keys_dir": str(keys_dir),
+            "issuer": "https://auth.test",
+            "refresh_reuse_interval": 0,
+        },
         password_hashing=FAST_HASHING,
         maintenance={"cleanup_interval": 0},
     )

@@ -84,8 +84,10 @@ class ClientAuthenticator:
     async def authenticate(self, creds: ClientCredentials, grant_type: GrantType | None) -> Client:
         """The client, if its credentials are right, it is active and (when a grant type is
         given) allowed that grant; else InvalidClient."""
-        if not creds.client_id:
+        if creds.client_id is None:
             raise InvalidRequest.parameter("client_id")
+        if not creds.client_id:  # given but empty: league looks it up, and finds no one
+            raise InvalidClient(basic=creds.basic)
         client = await self._get(creds.client_id)
         # Compare even when there is nothing to compare with, so timing says nothing.
         presented = digest(creds.client_secret or "")

@@ -30,6 +30,8 @@ class Client:
     redirect_uris: tuple[str, ...] = ()
     skip_consent: bool = False
     allow_plain_pkce: bool = False
+    # The scopes the client may ask for; None: any (Oro's behaviour).
+    scopes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

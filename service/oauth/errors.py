@@ -77,6 +77,15 @@ class AccountLocked(InvalidGrant):
         super().__init__(hint="Account is locked.")
 
 
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+    status = 400
+    message = "The requested scope is invalid, unknown, or malformed"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(hint=f"Check the `{scope}` scope")
+
+
 class UnsupportedGrantType(OAuthError):
     error = "unsupported_grant_type"
     status = 400
@@ -173,3 +182,7 @@ def classify(exc: BaseException) -> OAuthError:
 class InvalidToken(Exception):
     """A bearer token that cannot be accepted (RFC 6750 invalid_token). The reason is for
     logs only; the caller always sees the same answer."""
+
+
+class TokenExpired(InvalidToken):
+    """A token of ours, signature and all, past its `exp` (league's "Token has expired")."""

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol
 
+from service.oauth import scopes
 from service.oauth.audit import Caller, audit
 from service.oauth.clients import ClientAuthenticator, credentials
 from service.oauth.entities import Client
@@ -16,14 +17,16 @@ from service.oauth.errors import (
     InvalidRequest,
     InvalidToken,
     StoreError,
+    TokenExpired,
     UnsupportedGrantType,
     classify,
 )
 from service.oauth.logins import PasswordLogin
 from service.oauth.model import ADMIN_SCOPE, GRANT_TYPES, GrantType
 from service.oauth.owners import REVOKED, Grantee, Owners
-from service.oauth.ports import Owner, Recorded, Rotation, TokenRecords
+from service.oauth.ports import Owner, Recorded, Replayed, Rotation, TokenRecords
 from service.oauth.protection import Admission, Guard
+from service.oauth.retries import RetryWindow
 from service.oauth.revocations import Revocations
 from service.oauth.tokens import Issued, TokenCodec
 
@@ -108,6 +111,7 @@ class PasswordGrant:
         self, client: Client, params: Mapping[str, str], admission: Admission
     ) -> Issued:
         username, password = required(params, "username"), required(params, "password")
+        granted = scopes.granted(client, params)
         if self._owners.is_guest(client.audience, username, password):
             await self._guard.admit(admission, guest=True)
             grantee = await self._owners.visitor()
@@ -116,7 +120,7 @@ class PasswordGrant:
         # A refresh token only for clients allowed to use it.
         with_refresh = GrantType.REFRESH_TOKEN in client.grants
         return await self._issuer.issue(
-            client, grantee, admission.caller, with_refresh=with_refresh
+            client, grantee, admission.caller, with_refresh=with_refresh, scopes=granted
         )
 
 
@@ -124,34 +128,57 @@ class RefreshTokenGrant:
     grant_type = GrantType.REFRESH_TOKEN
 
     def __init__(
-        self, owners: Owners, codec: TokenCodec, store: TokenRecords, revocations: Revocations
+        self,
+        owners: Owners,
+        codec: TokenCodec,
+        store: TokenRecords,
+        revocations: Revocations,
+        retries: RetryWindow,
     ) -> None:
         self._owners = owners
         self._codec = codec
         self._store = store
         self._revocations = revocations
+        self._retries = retries
 
     async def respond(
         self, client: Client, params: Mapping[str, str], admission: Admission
     ) -> Issued:
+        presented = required(params, "refresh_token")
         try:
-            claims = self._codec.read_refresh(required(params, "refresh_token"))
+            claims = self._codec.read_refresh(presented)
+        except TokenExpired:
+            raise InvalidGrant(hint="Token has expired") from None
         except InvalidToken:
             raise InvalidGrant(hint="Cannot decrypt the refresh token") from None
         if claims.client_id != client.client_id:
             raise InvalidGrant(hint="Token is not linked to client")
+        granted = scopes.refreshed(client, params, claims.scopes)
         await self._owners.check(claims)
         issued = self._codec.mint(
             client.client_id,
             claims.subject,
             family=claims.family,
-            scopes=claims.scopes,
+            scopes=granted,
             generation=claims.generation,
             client=client,
             visitor=claims.visitor,
         )
         assert issued.refresh is not None
-        outcome = await self._store.rotate(claims, issued.access, issued.refresh)
+        replay = self._retries.keep(presented, claims, issued)
+        outcome = await self._store.rotate(claims, issued.access, issued.refresh, replay)
+        if isinstance(outcome, Replayed):
+            kept = self._retries.reopen(presented, claims, outcome.sealed)
+            if kept is not None:
+                audit(
+                    "token.refresh_retried",
+                    admission.caller,
+                    client_id=client.client_id,
+                    subject=claims.subject.claim,
+                    family=claims.family,
+                )
+                return kept
+            outcome = Rotation.UNKNOWN  # not ours to open: no token for it
         if outcome is Rotation.REUSED:
             audit(
                 "token.reuse_detected",
@@ -178,11 +205,12 @@ class ClientCredentialsGrant:
     async def respond(
         self, client: Client, params: Mapping[str, str], admission: Admission
     ) -> Issued:
+        granted = scopes.granted(client, params)
         grantee = await self._owners.of_client(client)
         # An admin client's tokens, and only theirs, may call the admin API.
-        scopes = (ADMIN_SCOPE,) if client.admin else ()
+        issued_scopes = ((ADMIN_SCOPE,) if client.admin else ()) + granted
         return await self._issuer.issue(
-            client, grantee, admission.caller, with_refresh=False, scopes=scopes
+            client, grantee, admission.caller, with_refresh=False, scopes=issued_scopes
         )
 
 

@@ -65,6 +65,23 @@ class Rotation(enum.Enum):
     REUSED = -1  # an earlier refresh token of a live login: the login is now revoked
 
 
+@dataclass(frozen=True)
+class Replay:
+    """What a rotation keeps for a retry of the same refresh token: the pair it issued,
+    sealed (opaque to the store), for `window` seconds."""
+
+    sealed: str
+    window: int
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """The presented refresh token was the one rotated last, within its retry window: the
+    pair that rotation issued, as it was kept; the login lives on."""
+
+    sealed: str
+
+
 class TokenRecords(Protocol):
     """A token is valid only while its record lives."""
 
@@ -79,9 +96,15 @@ class TokenRecords(Protocol):
         (the owner since its generation was read, the client since `started`)."""
 
     async def rotate(
-        self, presented: Claims, access: TokenRecord, refresh: TokenRecord
-    ) -> Rotation:
-        """Consume the presented refresh token and record the new pair, atomically."""
+        self,
+        presented: Claims,
+        access: TokenRecord,
+        refresh: TokenRecord,
+        replay: Replay | None = None,
+    ) -> Rotation | Replayed:
+        """Consume the presented refresh token and record the new pair, atomically; with
+        `replay`, keep it for a retry. The token rotated last, presented again within its
+        window, gets what was kept instead of revoking the login."""
 
     async def is_live(self, claims: Claims) -> bool:
         """The token's record lives and its client was not revoked since it was issued."""

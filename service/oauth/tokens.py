@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, JoseError
 
 from service.cache import Cache
 from service.config import TokenSettings
 from service.oauth.entities import Client
-from service.oauth.errors import InvalidToken
+from service.oauth.errors import InvalidToken, TokenExpired
 from service.oauth.keys import KeyRing, algorithm
 from service.oauth.model import Audience, Claims, Subject, TokenKind
 from service.oauth.ports import TokenRecord
@@ -134,7 +134,10 @@ class TokenCodec:
             "nbf": now,
             "exp": now + record.ttl,
             "sub": subject.claim,
-            "scopes": list(scopes),
+            "scopes": list(scopes),  # Oro's claim
+            # RFC 9068's, for resource servers that read the standard ones.
+            "client_id": client_id,
+            "scope": " ".join(scopes),
             "fid": record.family,
             "realm": subject.audience.value,  # the audience; its claim name predates the word
             "gen": generation,
@@ -173,8 +176,10 @@ class TokenCodec:
     def _in_time(self, claims: Claims, not_before: int) -> Claims:
         """Time is checked on every use, cached or not."""
         now, leeway = self._clock(), self._settings.leeway
-        if not (not_before - leeway <= now < claims.expires_at + leeway):
-            raise InvalidToken("expired or not yet valid")
+        if now >= claims.expires_at + leeway:
+            raise TokenExpired("expired")
+        if now < not_before - leeway:
+            raise InvalidToken("not yet valid")
         return claims
 
     def _verify(self, token: str) -> tuple[Claims, int]:
@@ -192,6 +197,8 @@ class TokenCodec:
         claims: dict[str, Any] = decoded.claims
         try:
             self._registry.validate(claims)
+        except ExpiredTokenError:
+            raise TokenExpired("expired") from None
         except JoseError as exc:
             raise InvalidToken(f"claims: {type(exc).__name__}") from None
         strings = ("aud", "sub", "jti", "fid", "realm")

@@ -28,6 +28,7 @@ _FIELDS = (
     "redirect_uris",
     "skip_consent",
     "allow_plain_pkce",
+    "scopes",
 )
 _COLUMNS = ", ".join(_FIELDS)
 # What an operator may change in place; the rest (audience, owner, secret) makes another
@@ -43,12 +44,16 @@ def _client(row: asyncpg.Record) -> Client:
     values["audience"] = Audience(values["audience"])
     values["grants"] = tuple(GrantType(g) for g in values["grants"])
     values["redirect_uris"] = tuple(values["redirect_uris"])
+    if values["scopes"] is not None:
+        values["scopes"] = tuple(values["scopes"])
     return Client(**values)
 
 
 def _column(client: Client, name: str) -> Any:
     value = getattr(client, name)
-    return list(value) if name in ("grants", "redirect_uris") else value
+    if name in ("grants", "redirect_uris") or (name == "scopes" and value is not None):
+        return list(value)
+    return value
 
 
 class ClientRepository:

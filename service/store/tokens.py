@@ -9,6 +9,7 @@ hash tag of its keys, so each family's operations stay in one slot:
                                           ("- <access jti>" when no refresh token was issued)
     <prefix>{<family>}:m               -> hash {client, at, refreshed}  TTL refresh lifetime
                                           (an owner's login, for the admin's list of them)
+    <prefix>{<family>}:r               -> "<jti rotated> <sealed pair>" TTL the retry window
 
 A family has at most one live refresh token and one live access token, named by its family
 record: a presented refresh token whose jti is not the current one was used before, which is
@@ -44,29 +45,47 @@ from redis.exceptions import NoScriptError
 
 from service.config import Settings
 from service.oauth.model import Claims, Subject, TokenKind
-from service.oauth.ports import LiveLogin, Owner, Recorded, Rotation, TokenRecord
+from service.oauth.ports import LiveLogin, Owner, Recorded, Replay, Replayed, Rotation, TokenRecord
 from service.store.errors import translated
 from service.store.topology import RedisClient
 
-# KEYS: family record, new access key. ARGV: presented refresh jti, access key prefix,
-# new family record value, new access TTL, new refresh TTL.
+
+# KEYS: family record, new access key, retry record. ARGV: presented refresh jti, access
+# key prefix, new family record value, new access TTL, new refresh TTL, sealed pair, retry
+# window (0: none). The retry record is "<jti rotated> <sealed pair it got>": the same jti
+# presented again while it lives, and while that pair's access token does, gets the pair.
 # (The old access key is built in the script; it shares the family's hash tag, so its slot.)
 _ROTATE = """
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local refresh, access = string.match(current, '^(%S+) (%S+)$')
-redis.call('DEL', KEYS[1], ARGV[2] .. access)
-if refresh ~= ARGV[1] then return -1 end
+if refresh ~= ARGV[1] then
+  local retry = redis.call('GET', KEYS[3])
+  if retry and redis.call('EXISTS', ARGV[2] .. access) == 1 then
+    local rotated, sealed = string.match(retry, '^(%S+) (%S+)$')
+    if rotated == ARGV[1] then return {2, sealed} end
+  end
+  redis.call('DEL', KEYS[1], ARGV[2] .. access, KEYS[3])
+  return -1
+end
+redis.call('DEL', ARGV[2] .. access)
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[5])
+if tonumber(ARGV[7]) > 0 then
+  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. ARGV[6], 'EX', ARGV[7])
+else
+  redis.call('DEL', KEYS[3])
+end
 return 1
 """
 
-# KEYS: family record. Deletes the family's refresh record and its current access token.
+# KEYS: family record. ARGV: access key prefix, retry record. Deletes the family's refresh
+# record, its current access token and what a retry of its last rotation would get.
 _REVOKE_FAMILY = """
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local access = string.match(current, ' (%S+)$')
+redis.call('DEL', ARGV[2])
 return redis.call('DEL', KEYS[1], ARGV[1] .. access)
 """
 
@@ -176,6 +195,9 @@ class TokenStore:
         pipe.hset(self._meta_key(family), mapping=fields)
         pipe.expire(self._meta_key(family), ttl)
 
+    def _retry_key(self, family: str) -> str:
+        return f"{self._prefix}{{{family}}}:r"
+
     def _owner_index(self, subject: Subject) -> str:
         return f"{self._prefix}idx:o:{subject.audience}:{subject.claim}"
 
@@ -247,11 +269,17 @@ class TokenStore:
         return outcome
 
     async def rotate(
-        self, presented: Claims, access: TokenRecord, refresh: TokenRecord
-    ) -> Rotation:
+        self,
+        presented: Claims,
+        access: TokenRecord,
+        refresh: TokenRecord,
+        replay: Replay | None = None,
+    ) -> Rotation | Replayed:
         """Consume the presented refresh token of `refresh.family` and record the new pair,
-        atomically: of two concurrent uses of one refresh token, one wins. One round trip,
-        but for a client revoked since the token was issued, whose family then goes."""
+        atomically: of two concurrent uses of one refresh token, one wins (the other, within
+        a `replay` window, gets what the winner kept). One round trip, but for a client
+        revoked since the token was issued, whose family then goes."""
+        family = refresh.family
 
         def queue(pipe: Any) -> None:
             pipe.get(self._client_marker(presented.client_id))
@@ -259,8 +287,9 @@ class TokenStore:
                 pipe,
                 self._rotate,
                 keys=[
-                    self._family_key(refresh.family),
+                    self._family_key(family),
                     self._access_key(access.family, access.jti),
+                    self._retry_key(family),
                 ],
                 args=[
                     presented.jti,
@@ -268,19 +297,24 @@ class TokenStore:
                     f"{refresh.jti} {access.jti}",
                     access.ttl,
                     refresh.ttl,
+                    replay.sealed if replay else "-",
+                    replay.window if replay else 0,
                 ],
             )
             # The family lives on: so must the index entry that finds it.
-            self._index(pipe, presented.subject, refresh.family, refresh.ttl)
+            self._index(pipe, presented.subject, family, refresh.ttl)
             self._describe(
-                pipe, presented.subject, refresh.family, refresh.ttl, refreshed=int(time.time())
+                pipe, presented.subject, family, refresh.ttl, refreshed=int(time.time())
             )
 
         with translated("redis"):
             revoked_at, outcome, *_ = await self._execute(queue)
         if revoked_at is not None and presented.issued_at <= int(revoked_at):
-            await self.revoke_family(refresh.family)
+            await self.revoke_family(family)
             return Rotation.UNKNOWN
+        if isinstance(outcome, list):
+            sealed = outcome[1]
+            return Replayed(sealed.decode() if isinstance(sealed, bytes) else str(sealed))
         return Rotation(int(outcome))
 
     async def is_live(self, claims: Claims) -> bool:
@@ -321,7 +355,7 @@ class TokenStore:
             pipe,
             self._revoke_family,
             keys=[self._family_key(family)],
-            args=[self._access_prefix(family)],
+            args=[self._access_prefix(family), self._retry_key(family)],
         )
 
     async def revoke_family(self, family: str) -> bool:

@@ -68,9 +68,11 @@ def bearer(
                 detail = f"Unsupported query parameter {unknown[0]!r}."
                 return jsonapi.error(400, "invalid query parameter", detail)
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer":
+                # RFC 6750 §3.1: no credentials of ours at all is no error, only a challenge.
+                detail = "An access token is needed: send it as a Bearer token."
+                return jsonapi.error(401, "unauthorized", detail, {"WWW-Authenticate": "Bearer"})
             try:
-                if scheme.lower() != "bearer":
-                    raise InvalidToken("no bearer token")
                 claims = await request.app[BEARER].verify(token.strip(), audience)
             except InvalidToken:
                 detail = "The access token is missing, invalid or expired."

@@ -137,18 +137,35 @@ async def token(request: web.Request) -> web.Response:
     return no_store_json(body)
 
 
+ALLOW = "OPTIONS, POST"
+# A preflight's answer may be reused this long (as Oro's default preflight_max_age).
+PREFLIGHT_MAX_AGE = 600
+
+
 async def preflight(request: web.Request) -> web.Response:
-    origin = request.headers.get("Origin", "")
-    if origin not in request.app[SETTINGS].cors.origins:
+    """As Oro's optionsAction: without Origin, the methods (`Allow`); from an allowed origin,
+    the CORS answer, cacheable for PREFLIGHT_MAX_AGE when it is a preflight. Another origin
+    is refused and told nothing."""
+    cors = request.app[SETTINGS].cors
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return web.Response(status=200, headers={"Allow": ALLOW})
+    if origin not in cors.origins:
         return web.Response(status=403, headers={"Vary": "Origin"})
+    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    if "Access-Control-Request-Method" not in request.headers:
+        return web.Response(status=200, headers={**headers, "Allow": ALLOW})
+    allowed_headers = ",".join(["Authorization", "Content-Type", *cors.allow_headers])
     return web.Response(
-        status=204,
+        status=200,
         headers={
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Authorization, Content-Type",
-            "Access-Control-Max-Age": "600",
-            "Vary": "Origin",
+            **headers,
+            "Access-Control-Allow-Methods": ALLOW,
+            "Access-Control-Allow-Headers": allowed_headers,
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
+            # OPTIONS answers are not cached by default; this lets proxies and browsers
+            # keep it, per origin (Vary), as Oro does.
+            "Cache-Control": f"max-age={PREFLIGHT_MAX_AGE}, public",
         },
     )
 

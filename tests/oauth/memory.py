@@ -4,6 +4,8 @@ Postgres, no Redis. They keep the contracts' meaning, not the stores' layout."""
 from __future__ import annotations
 
 import itertools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -14,6 +16,8 @@ from service.oauth.ports import (
     Limits,
     Owner,
     Recorded,
+    Replay,
+    Replayed,
     Rotation,
     TokenRecord,
     Verdict,
@@ -98,6 +102,9 @@ class MemoryTokens:
     current: dict[str, str] = field(default_factory=dict)  # family -> refresh jti
     generations: dict[Subject, int] = field(default_factory=dict)
     indexed: dict[Subject, set[str]] = field(default_factory=dict)
+    # family -> (the refresh jti rotated last, what a retry of it gets, until when)
+    kept: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
 
     async def record(
         self,
@@ -117,16 +124,27 @@ class MemoryTokens:
         return Recorded.ISSUED
 
     async def rotate(
-        self, presented: Claims, access: TokenRecord, refresh: TokenRecord
-    ) -> Rotation:
-        current = self.current.get(presented.family)
+        self,
+        presented: Claims,
+        access: TokenRecord,
+        refresh: TokenRecord,
+        replay: Replay | None = None,
+    ) -> Rotation | Replayed:
+        family = presented.family
+        current = self.current.get(family)
         if current is None:
             return Rotation.UNKNOWN
         if current != presented.jti:
-            await self.revoke_family(presented.family)
+            kept = self.kept.get(family)
+            if kept is not None and kept[0] == presented.jti and self.clock() < kept[2]:
+                return Replayed(kept[1])
+            await self.revoke_family(family)
             return Rotation.REUSED
         self.live.add(access.jti)
-        self.current[presented.family] = refresh.jti
+        self.current[family] = refresh.jti
+        self.kept.pop(family, None)
+        if replay is not None:
+            self.kept[family] = (presented.jti, replay.sealed, self.clock() + replay.window)
         return Rotation.ROTATED
 
     async def is_live(self, claims: Claims) -> bool:
@@ -140,6 +158,7 @@ class MemoryTokens:
         return was
 
     async def revoke_family(self, family: str) -> bool:
+        self.kept.pop(family, None)
         return self.current.pop(family, None) is not None
 
     async def revoke_owner(self, subject: Subject, generation: int | None = None) -> int:

@@ -4,6 +4,7 @@ Postgres and Redis) show the same rules end to end."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from service.oauth.errors import (
     InvalidClient,
     InvalidCredentials,
     InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
     TooManyRequests,
     UnsupportedGrantType,
 )
@@ -36,6 +39,7 @@ from service.oauth.owners import Owners
 from service.oauth.passwords import Passwords
 from service.oauth.ports import Verdict
 from service.oauth.protection import Guard
+from service.oauth.retries import RetryWindow
 from service.oauth.revocations import Revocations
 from service.oauth.tokens import TokenCodec
 from tests.oauth.memory import (
@@ -48,6 +52,7 @@ from tests.oauth.memory import (
 )
 
 SECRET = "client-secret"
+RETRY_WINDOW = 10
 PASSWORD = "s3cret-pass"
 # argon2's smallest parameters: these tests are about rules, not hashing cost.
 FAST_HASHING = PasswordHashingSettings(memory_cost=8, time_cost=1, parallelism=1, threads=1)
@@ -65,16 +70,27 @@ class Domain:
     counters: ScriptedCounters
     revoked: MemoryRevokedLogins
     passwords: Passwords
+    skew: list[float]  # seconds added to the codec's clock
 
     def client(
         self,
         audience: Audience = Audience.BACKOFFICE,
         grants: tuple[GrantType, ...] = (GrantType.PASSWORD, GrantType.REFRESH_TOKEN),
         owner_user_id: int | None = None,
+        scopes: tuple[str, ...] | None = None,
     ) -> str:
         client_id = f"client-{len(self.clients.rows)}"
         self.clients.rows[client_id] = Client(
-            client_id, digest(SECRET), "test", audience, grants, True, True, owner_user_id, None
+            client_id,
+            digest(SECRET),
+            "test",
+            audience,
+            grants,
+            True,
+            True,
+            owner_user_id,
+            None,
+            scopes=scopes,
         )
         return client_id
 
@@ -94,7 +110,8 @@ class Domain:
 
 @pytest.fixture
 async def domain(keys_dir: Path) -> AsyncIterator[Domain]:
-    codec = TokenCodec(KeyRing.load(keys_dir), TokenSettings())
+    skew = [0.0]
+    codec = TokenCodec(KeyRing.load(keys_dir), TokenSettings(), clock=lambda: time.time() + skew[0])
     users, customers = MemoryAccounts(Audience.BACKOFFICE), MemoryAccounts(Audience.STOREFRONT)
     visitors, tokens, clients = MemoryVisitors(), MemoryTokens(), MemoryClients()
     counters, revoked = ScriptedCounters(), MemoryRevokedLogins()
@@ -106,13 +123,29 @@ async def domain(keys_dir: Path) -> AsyncIterator[Domain]:
         ClientAuthenticator(clients),
         [
             PasswordGrant(owners, issuer, guard),
-            RefreshTokenGrant(owners, codec, tokens, Revocations(tokens, revoked, visitors, 600)),
+            RefreshTokenGrant(
+                owners,
+                codec,
+                tokens,
+                Revocations(tokens, revoked, visitors, 600),
+                RetryWindow(RETRY_WINDOW),
+            ),
             ClientCredentialsGrant(owners, issuer),
         ],
         guard,
     )
     yield Domain(
-        endpoint, codec, users, customers, visitors, tokens, clients, counters, revoked, passwords
+        endpoint,
+        codec,
+        users,
+        customers,
+        visitors,
+        tokens,
+        clients,
+        counters,
+        revoked,
+        passwords,
+        skew,
     )
     passwords.close()
 
@@ -208,6 +241,7 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_login(domain: Doma
     second = await domain.token(
         client_id, grant_type="refresh_token", refresh_token=first["refresh_token"]
     )
+    domain.tokens.clock = lambda: time.time() + RETRY_WINDOW  # past the retry window
     with pytest.raises(InvalidGrant):
         await domain.token(
             client_id, grant_type="refresh_token", refresh_token=first["refresh_token"]
@@ -264,3 +298,91 @@ async def test_a_grant_the_client_is_not_allowed_or_unknown_is_refused(domain: D
         await domain.token(client_id, grant_type="client_credentials")
     with pytest.raises(UnsupportedGrantType):
         await domain.token(client_id, grant_type="urn:example:unknown")
+
+
+async def test_a_retry_within_the_window_gets_the_same_pair_and_the_login_lives(
+    domain: Domain,
+) -> None:
+    await user(domain)
+    client_id = domain.client()
+    first = await domain.login(client_id, "admin")
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    second = await domain.token(client_id, **refresh)
+    assert await domain.token(client_id, **refresh) == second  # the answer was lost: again
+    assert domain.revoked.families == set()
+    # The pair handed out twice is the login's current one, and rotates as usual.
+    third = await domain.token(
+        client_id, grant_type="refresh_token", refresh_token=second["refresh_token"]
+    )
+    assert third != second
+    # The first token is now two rotations old: reuse, whatever the window.
+    with pytest.raises(InvalidGrant):
+        await domain.token(client_id, **refresh)
+    assert domain.codec.read_refresh(third["refresh_token"]).family in domain.revoked.families
+
+
+async def test_scopes_are_granted_as_asked_and_a_refresh_may_not_widen_them(
+    domain: Domain,
+) -> None:
+    await user(domain)
+    client_id = domain.client()
+    tokens = await domain.token(
+        client_id,
+        grant_type="password",
+        username="admin",
+        password=PASSWORD,
+        scope=" read  write read ",
+    )
+    assert domain.codec.read_access(tokens["access_token"]).scopes == ("read", "write")
+    with pytest.raises(InvalidScope) as widened:
+        await domain.token(
+            client_id,
+            grant_type="refresh_token",
+            refresh_token=tokens["refresh_token"],
+            scope="read admin",
+        )
+    assert widened.value.body()["hint"] == "Check the `admin` scope"
+    narrowed = await domain.token(
+        client_id, grant_type="refresh_token", refresh_token=tokens["refresh_token"], scope="read"
+    )
+    assert domain.codec.read_access(narrowed["access_token"]).scopes == ("read",)
+    kept = await domain.token(
+        client_id, grant_type="refresh_token", refresh_token=narrowed["refresh_token"]
+    )
+    assert domain.codec.read_refresh(kept["refresh_token"]).scopes == ("read",)
+
+
+async def test_a_client_limited_to_some_scopes_gets_no_other(domain: Domain) -> None:
+    await user(domain)
+    client_id = domain.client(scopes=("read",))
+    login = {"grant_type": "password", "username": "admin", "password": PASSWORD}
+    with pytest.raises(InvalidScope) as refused:
+        await domain.token(client_id, **login, scope="read write")
+    assert refused.value.hint == "Check the `write` scope"
+    tokens = await domain.token(client_id, **login, scope="read")
+    assert domain.codec.read_access(tokens["access_token"]).scopes == ("read",)
+    with pytest.raises(InvalidScope):
+        await domain.token(client_id, **login, scope='bad"scope')
+
+
+async def test_an_expired_refresh_token_says_so(domain: Domain) -> None:
+    await user(domain)
+    client_id = domain.client()
+    tokens = await domain.login(client_id, "admin")
+    domain.skew[0] = TokenSettings().refresh_token_lifetime + 60
+    with pytest.raises(InvalidGrant) as refused:
+        await domain.token(
+            client_id, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+        )
+    assert refused.value.hint == "Token has expired"
+
+
+async def test_empty_client_credentials_fail_client_authentication(domain: Domain) -> None:
+    # Oro: empty client_id and client_secret are 401 invalid_client; a missing one 400.
+    body = {"grant_type": "password", "username": "a", "password": "b"}
+    with pytest.raises(InvalidClient):
+        await domain.endpoint.token(
+            {**body, "client_id": "", "client_secret": ""}, None, Caller("192.0.2.1", "r")
+        )
+    with pytest.raises(InvalidRequest):
+        await domain.endpoint.token(body, None, Caller("192.0.2.1", "r"))

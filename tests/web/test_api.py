@@ -80,12 +80,22 @@ async def test_pagination(client: TestClient[Any, Any], seeded: Seeded, factory:
     assert superscript.status == 400
 
 
-async def test_missing_and_malformed_tokens(client: TestClient[Any, Any], seeded: Seeded) -> None:
-    await assert_invalid_token(await client.get("/api/users", headers={"Accept": JSONAPI}))
+async def test_malformed_tokens(client: TestClient[Any, Any], seeded: Seeded) -> None:
     await assert_invalid_token(await client.get("/api/users", headers=bearer("not.a.jwt")))
     await assert_invalid_token(await client.get("/api/users", headers=bearer("")))
+
+
+async def test_no_bearer_token_gets_a_challenge_without_an_error_code(
+    client: TestClient[Any, Any],
+) -> None:
+    # RFC 6750 §3.1: a request without any credentials of ours gets no error code.
     basic = {"Accept": JSONAPI, "Authorization": "Basic YTpi"}
-    await assert_invalid_token(await client.get("/api/users", headers=basic))
+    for headers in ({"Accept": JSONAPI}, basic):
+        response = await client.get("/api/users", headers=headers)
+        assert response.status == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        body = await response.json(content_type=JSONAPI)
+        assert body["errors"][0]["status"] == "401"
 
 
 async def test_tampered_token_is_refused(client: TestClient[Any, Any], seeded: Seeded) -> None:

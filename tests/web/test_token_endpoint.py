@@ -343,19 +343,39 @@ async def test_cors_preflight(aiohttp_client: Any, settings: Settings, pool: Any
     from service.config import replace
 
     allowed = "https://shop.example"
-    app = create_app(replace(settings, cors={"origins": (allowed,)}))
+    app = create_app(replace(settings, cors={"origins": (allowed,), "allow_headers": ("X-Foo",)}))
     client = await aiohttp_client(app)
     ok = await client.options(
         "/oauth2-token",
         headers={"Origin": allowed, "Access-Control-Request-Method": "POST"},
     )
-    assert ok.status == 204
+    # Oro's answer (ClientCredentialsOAuthServerTest::testOptionsPreflightRequest).
+    assert ok.status == 200
     assert ok.headers["Access-Control-Allow-Origin"] == allowed
-    assert "POST" in ok.headers["Access-Control-Allow-Methods"]
+    assert ok.headers["Access-Control-Allow-Methods"] == "OPTIONS, POST"
+    assert ok.headers["Access-Control-Allow-Headers"] == "Authorization,Content-Type,X-Foo"
+    assert ok.headers["Access-Control-Max-Age"] == "600"
+    assert ok.headers["Cache-Control"] == "max-age=600, public"
+    assert ok.headers["Vary"] == "Origin"
+    assert "Allow" not in ok.headers
+
+    not_preflight = await client.options("/oauth2-token", headers={"Origin": allowed})
+    assert not_preflight.status == 200
+    assert not_preflight.headers["Access-Control-Allow-Origin"] == allowed
+    assert not_preflight.headers["Allow"] == "OPTIONS, POST"
+    assert "Access-Control-Allow-Methods" not in not_preflight.headers
 
     other = await client.options("/oauth2-token", headers={"Origin": "https://evil.example"})
     assert other.status == 403
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+async def test_options_without_origin_lists_the_methods(client: TestClient[Any, Any]) -> None:
+    response = await client.options("/oauth2-token")
+    assert response.status == 200
+    assert response.headers["Allow"] == "OPTIONS, POST"
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Allow-Methods" not in response.headers
 
 
 @pytest.mark.parametrize("content_type", ["a/b;0*", ";0*", "application/json; =", '"'])
