@@ -157,6 +157,29 @@ async def test_clients_create_prints_the_secret_once_and_stores_a_digest(
     assert "implicit" in bad.stderr
 
 
+async def test_a_password_client_may_refresh_unless_created_not_to(
+    config: Path, pool: asyncpg.Pool
+) -> None:
+    # Oro's client form lists `password` alone; its isGrantSupported lets it refresh.
+    oro_like = ok(cli(config, "clients", "create", "--name", "a", "--grants", "password"))
+    assert oro_like["grants"] == ["password", "refresh_token"]
+    assert oro_like["scopes"] is None
+    no_refresh = ok(
+        cli(config, "clients", "create", "--name", "b", "--grants", "password", "--no-refresh")
+    )
+    assert no_refresh["grants"] == ["password"]
+
+    limited = ok(cli(config, "clients", "create", "--name", "c", "--scopes", "read write"))
+    assert limited["scopes"] == ["read", "write"]
+    stored = await pool.fetchval(
+        "SELECT scopes FROM oauth_clients WHERE client_id = $1", limited["client_id"]
+    )
+    assert stored == ["read", "write"]
+    bad = cli(config, "clients", "create", "--name", "d", "--scopes", 'a"b')
+    assert bad.returncode == 2
+    assert "--scopes" in bad.stderr
+
+
 def test_a_bad_config_stops_with_the_key_named(tmp_path: Path) -> None:
     path = tmp_path / "config.yml"
     path.write_text("tokens:\n  access_token_lifetime: -5\n")

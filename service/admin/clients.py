@@ -22,7 +22,9 @@ from service.config import TokenSettings
 from service.oauth.audit import audit
 from service.oauth.clients import digest, new_client_id, new_secret
 from service.oauth.entities import Client
+from service.oauth.errors import OAuthError
 from service.oauth.model import Audience, GrantType
+from service.oauth.scopes import parse as parse_scopes
 from service.store.clients import CHANGEABLE, ClientRepository
 from service.store.customers import CustomerUserRepository
 from service.store.users import UserRepository
@@ -36,6 +38,7 @@ class CreatedClient:
     audience: str
     grants: list[str]
     redirect_uris: list[str]
+    scopes: list[str] | None  # None: any scope
 
 
 @dataclass(frozen=True)
@@ -129,12 +132,24 @@ async def create_client(
     tokens: TokenSettings | None = None,
     by: str = "command line",
     code: CodeOptions | None = None,
+    refresh: bool = True,
+    scopes: str | None = None,
 ) -> CreatedClient:
     """`owner_user` (a back-office username) or `owner_customer_user` (an email): whom the
     client's client_credentials tokens act as. An `admin` client is a back-office
     client_credentials client whose tokens may call the admin API. `tokens`: config.yml's,
     which bound the client's own lifetimes."""
     grants = _grants(grants)
+    # As Oro's isGrantSupported: a client that logs people in may refresh, unless told not.
+    logs_in = {GrantType.PASSWORD, GrantType.AUTHORIZATION_CODE} & set(grants)
+    if refresh and logs_in and GrantType.REFRESH_TOKEN not in grants:
+        grants = (*grants, GrantType.REFRESH_TOKEN)
+    if not refresh:
+        grants = tuple(g for g in grants if g != GrantType.REFRESH_TOKEN)
+    try:
+        allowed = None if scopes is None else parse_scopes(scopes)
+    except OAuthError:
+        raise AdminError(("scopes",), f"{scopes!r} is not a list of scope names") from None
     code = code or CodeOptions()
     _check_redirect_uris(grants, code)
     if audience not in tuple(Audience):
@@ -178,6 +193,7 @@ async def create_client(
             redirect_uris=code.redirect_uris,
             skip_consent=code.skip_consent,
             allow_plain_pkce=code.allow_plain_pkce,
+            scopes=allowed,
         )
     )
     audit("client.created", client_id=client.client_id, admin=admin or None, by=by)
@@ -190,6 +206,7 @@ async def create_client(
         str(client.audience),
         grant_names,
         list(client.redirect_uris),
+        None if client.scopes is None else list(client.scopes),
     )
 
 

@@ -67,6 +67,12 @@ def clients() -> None:
 )
 @click.option("--skip-consent", is_flag=True, help="no consent page (Oro's skip authorization)")
 @click.option("--allow-plain-pkce", is_flag=True, help="accept code_challenge_method=plain")
+@click.option(
+    "--no-refresh",
+    is_flag=True,
+    help="no refresh tokens (as in Oro, a password client may refresh by default)",
+)
+@click.option("--scopes", help="space-separated scopes it may ask for (default: any)")
 @command
 @pass_cli
 def create(
@@ -84,6 +90,8 @@ def create(
     redirect_uris: tuple[str, ...],
     skip_consent: bool,
     allow_plain_pkce: bool,
+    no_refresh: bool,
+    scopes: str | None,
 ) -> None:
     settings = cli.served
 
@@ -103,6 +111,8 @@ def create(
                 admin=admin,
                 tokens=settings.tokens,
                 code=admin_clients.CodeOptions(redirect_uris, skip_consent, allow_plain_pkce),
+                refresh=not no_refresh,
+                scopes=scopes,
             )
 
     cli.report(run(create()))

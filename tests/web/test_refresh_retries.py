@@ -103,4 +103,3 @@ async def test_a_revoked_login_is_not_brought_back_by_a_retry(
     )
     assert revoked.status == 200
     assert (await refresh(two, seeded, first["refresh_token"])).status == 400
-
