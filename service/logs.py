@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-_EXTRAS = ("audit", "dsn")
+_EXTRAS = ("audit", "access", "dsn")
 
 
 class JsonFormatter(logging.Formatter):

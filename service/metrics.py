@@ -51,6 +51,32 @@ REFUSED = Counter(
     "worker (reason address, 429) or the worker full (reason worker, 503).",
     ["reason"],
 )
+# Security events, for alerts: each one a counter of its own.
+LOCKOUTS = Counter(
+    "oauth_lockouts",
+    "Accounts locked after repeated wrong passwords, by audience.",
+    ["audience"],
+)
+RATE_LIMITED = Counter(
+    "oauth_rate_limited",
+    "Token requests refused with 429 by a brute-force limit: the address's request rate "
+    "(requests), its guest logins (guest_logins), its wrong passwords (address_failures), "
+    "or too many checks of one account or address in flight (busy).",
+    ["limit"],
+)
+REFRESH_REUSE = Counter(
+    "oauth_refresh_reuse_detected",
+    "Refresh tokens presented again after their rotation (outside the retry window): each "
+    "revoked its login. A retry within the window is counted as outcome retried.",
+    ["outcome"],
+)
+REVOCATIONS = Counter(
+    "oauth_revocations",
+    "Revocations by kind: one access token or one login (RFC 7009 access_token, "
+    "refresh_token), a login for reuse (reuse), all of an owner's tokens (owner), all of a "
+    "client's (client).",
+    ["kind"],
+)
 PASSWORD_HASH_SECONDS = Histogram(
     "oauth_password_hash_seconds",
     "argon2id time per hash or verify, on the hashing thread (queueing not included).",
@@ -124,3 +150,8 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def count(counter: Counter, label: str) -> None:
+    """One security event (rare: no cached series needed)."""
+    counter.labels(label).inc()

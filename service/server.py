@@ -1,5 +1,5 @@
-"""Running the HTTP server: N workers on one port, under service.supervisor, and their
-access log."""
+"""Running the HTTP server: N workers on one port, under service.supervisor, with the
+access log of service.web.access."""
 
 from __future__ import annotations
 
@@ -9,28 +9,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
-
 from service import metrics, supervisor
 from service.config import Settings
 from service.oauth.keys import KeyRing
+from service.web.access import AccessLogger
 
 log = logging.getLogger("service")
-
-
-class AccessLogger(AbstractAccessLogger):
-    """Method, path and status only: a query string may carry a token or a password."""
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info(
-            '%s "%s %s" %s %.1fms',
-            request.remote,
-            request.method,
-            request.path,
-            response.status,
-            time * 1000,
-        )
 
 
 def serve(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from service import metrics
 from service.admin.errors import AdminError, NotFound
 from service.admin.paging import checked
 from service.admin.stores import Stores
@@ -185,6 +186,7 @@ async def show_account(pool: asyncpg.Pool, audience: Audience, key: int | str) -
 
 async def revoke_logins(stores: Stores, account: User | CustomerUser, generation: int) -> int:
     """Revoke in Redis the logins of an account whose generation Postgres just bumped."""
+    metrics.count(metrics.REVOCATIONS, "owner")
     return await stores.tokens.revoke_owner(account.account.subject, generation)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from service import metrics
 from service.admin.accounts import find_account, rows_of
 from service.admin.errors import NotFound
 from service.admin.stores import Stores
@@ -53,6 +54,7 @@ async def revoke_user(stores: Stores, login: str, by: str = "command line") -> R
     if found is None or generation is None:
         raise NotFound(("user",), f"no user {login!r}")
     families = await stores.tokens.revoke_owner(Subject.user(found.username), generation)
+    metrics.count(metrics.REVOCATIONS, "owner")
     audit("tokens.revoked_all", user=login, logins=families, by=by)
     return RevokedLogins(families)
 
@@ -67,6 +69,7 @@ async def revoke_customer_user(
         raise NotFound(("customer_user",), f"no customer user {email!r}")
     subject = Subject.customer_user(customer.email)
     families = await stores.tokens.revoke_owner(subject, generation)
+    metrics.count(metrics.REVOCATIONS, "owner")
     audit("tokens.revoked_all", customer_user=email, logins=families, by=by)
     return RevokedLogins(families)
 
@@ -90,4 +93,5 @@ async def revoke_client_tokens(
     until = int(time.time()) + (CACHE_SECONDS if ahead else 0)
     if not await RevocationRepository(stores.pool).revoke_client(client_id, until, deactivate):
         return None
+    metrics.count(metrics.REVOCATIONS, "client")
     return await stores.tokens.revoke_client(client_id, until)

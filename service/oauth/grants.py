@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol
 
+from service import metrics
 from service.oauth import scopes
 from service.oauth.audit import Caller, audit
 from service.oauth.clients import ClientAuthenticator, credentials
@@ -170,6 +171,7 @@ class RefreshTokenGrant:
         if isinstance(outcome, Replayed):
             kept = self._retries.reopen(presented, claims, outcome.sealed)
             if kept is not None:
+                metrics.count(metrics.REFRESH_REUSE, "retried")
                 audit(
                     "token.refresh_retried",
                     admission.caller,
@@ -180,6 +182,8 @@ class RefreshTokenGrant:
                 return kept
             outcome = Rotation.UNKNOWN  # not ours to open: no token for it
         if outcome is Rotation.REUSED:
+            metrics.count(metrics.REFRESH_REUSE, "revoked")
+            metrics.count(metrics.REVOCATIONS, "reuse")
             audit(
                 "token.reuse_detected",
                 admission.caller,

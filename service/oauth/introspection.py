@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service import metrics
 from service.oauth.audit import Caller, audit
 from service.oauth.entities import Client
 from service.oauth.errors import InvalidToken
@@ -39,6 +40,7 @@ class TokenAdmin:
         else:
             revoked = await self._store.revoke_access(claims)
         if revoked:
+            metrics.count(metrics.REVOCATIONS, claims.kind.value)
             audit(
                 "token.revoked",
                 caller,

@@ -15,6 +15,7 @@ import random
 import secrets
 import time
 
+from service import metrics
 from service.config import ProtectionSettings
 from service.oauth.audit import Caller, audit
 from service.oauth.errors import AccountLocked, TooManyRequests
@@ -90,6 +91,7 @@ class Guard:
         if rates:
             wait = await self._limits.hit(self._bucket(admission), rates)
             if wait:
+                metrics.count(metrics.RATE_LIMITED, "guest_logins" if guest else "requests")
                 raise TooManyRequests(wait)
 
     async def reserve(self, admission: Admission, login: Login) -> Attempt | None:
@@ -108,9 +110,11 @@ class Guard:
             if verdict is Verdict.LOCKED:
                 raise AccountLocked()
             if verdict is not Verdict.BUSY:
+                metrics.count(metrics.RATE_LIMITED, "address_failures")
                 raise TooManyRequests(wait)
             # Other checks of this account or address may still turn out right: wait for them.
             if time.monotonic() >= deadline:
+                metrics.count(metrics.RATE_LIMITED, "busy")
                 raise TooManyRequests(1)
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter only
             delay = min(2 * delay, 0.1)
@@ -120,6 +124,7 @@ class Guard:
         if attempt is not None and await self._limits.failed(
             attempt, self._failure_limits, self._settings.lockout_time
         ):
+            metrics.count(metrics.LOCKOUTS, attempt.account.partition(":")[0])
             audit("account.locked", admission.caller, account=attempt.account)
 
     async def release(self, attempt: Attempt | None, succeeded: bool = False) -> None:
