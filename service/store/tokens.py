@@ -49,7 +49,6 @@ from service.oauth.ports import LiveLogin, Owner, Recorded, Replay, Replayed, Ro
 from service.store.errors import translated
 from service.store.topology import RedisClient
 
-
 # KEYS: family record, new access key, retry record. ARGV: presented refresh jti, access
 # key prefix, new family record value, new access TTL, new refresh TTL, sealed pair, retry
 # window (0: none). The retry record is "<jti rotated> <sealed pair it got>": the same jti

@@ -9,7 +9,7 @@ import logging
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from service.web.middleware import REQUEST_ID, client_address
+from service.web.middleware import CLIENT, REQUEST_ID
 
 PROBES = frozenset({"/health/live", "/health/ready"})
 
@@ -23,7 +23,7 @@ class AccessLogger(AbstractAccessLogger):
         if not self.logger.isEnabledFor(level):
             return
         # A request aiohttp could not parse never reached the app: its peer is all there is.
-        client = client_address(request) if isinstance(request, web.Request) else request.remote
+        client = request.get(CLIENT) or request.remote
         fields = {
             "method": request.method,
             "path": path,

@@ -15,6 +15,8 @@ from service.oauth.audit import Caller
 from service.web.appkeys import SETTINGS
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# The client address, as client_address found it (the access log reads it too).
+CLIENT = web.RequestKey("client_address", str)
 _GOOD_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -39,7 +41,7 @@ def client_address(request: web.Request) -> str:
 
 
 def caller(request: web.Request) -> Caller:
-    return Caller(address=client_address(request), request_id=request[REQUEST_ID])
+    return Caller(address=request[CLIENT], request_id=request[REQUEST_ID])
 
 
 _ids = itertools.count()
@@ -55,6 +57,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         request[REQUEST_ID] = given
     else:  # unique, not secret: a random prefix per process and a counter
         request[REQUEST_ID] = f"{_id_prefix[0]}{next(_ids):08x}"
+    request[CLIENT] = client_address(request)
     return await handler(request)
 
 
