@@ -83,6 +83,8 @@ def test_the_metrics_token_comes_from_the_environment() -> None:
         ({"password_hashing": {"threads": -1}}, "password_hashing.threads"),
         ({"logging": {"level": "loud"}}, "logging.level"),
         ({"logging": {"colour": True}}, "logging.colour"),
+        ({"tokens": {"refresh_reuse_interval": -1}}, "tokens.refresh_reuse_interval"),
+        ({"cors": {"allow_headers": ["X-Foo", "Bad Header"]}}, "cors.allow_headers"),
     ],
 )
 def test_bad_config_names_the_key(raw: dict[str, object], named: str) -> None:
