@@ -19,6 +19,8 @@ METADATA = "/.well-known/oauth-authorization-server"
 RESOURCE_METADATA = "/.well-known/oauth-protected-resource"
 # Oro 7's metadata path; its issuer is this URL, and its endpoints sit at the host's root.
 ORO_METADATA = "/oauth2-server"
+# Any rest of the path, newlines too (`.` stops at one, and the 404 would not be Oro's).
+_ANY_PATH = r"/{path:[\s\S]+}"
 _CACHED = {"Cache-Control": "public, max-age=60"}
 # Every client authenticates with its secret (Basic or in the body), or, a public client,
 # with its client_id alone: on all three endpoints.
@@ -126,8 +128,8 @@ def routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/.well-known/jwks.json", jwks),
         web.get(METADATA, metadata),
-        web.get(METADATA + "/{path:.+}", metadata_alias),
+        web.get(METADATA + _ANY_PATH, metadata_alias),
         web.get(ORO_METADATA, metadata),
         web.get(RESOURCE_METADATA, protected_resource),
-        web.get(RESOURCE_METADATA + "/{path:.+}", protected_resource),
+        web.get(RESOURCE_METADATA + _ANY_PATH, protected_resource),
     ]
