@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from service.oauth.entities import Client
 from service.oauth.errors import InvalidRequest, InvalidScope
+from service.oauth.model import ADMIN_SCOPE
 
 MAX_SCOPE = 4096  # characters of the `scope` parameter
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
@@ -34,8 +35,13 @@ def _allowed(client: Client, scopes: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def granted(client: Client, params: Mapping[str, str]) -> tuple[str, ...]:
-    """The scopes a new login gets: those requested, if the client may have them."""
-    return _allowed(client, parse(params.get("scope", "")))
+    """The scopes a new login gets: those requested, if the client may have them. The admin
+    API's scope is never asked for: only an admin client's client_credentials tokens carry
+    it, given by the grant."""
+    scopes = parse(params.get("scope", ""))
+    if ADMIN_SCOPE in scopes:
+        raise InvalidScope(ADMIN_SCOPE)
+    return _allowed(client, scopes)
 
 
 def refreshed(

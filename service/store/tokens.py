@@ -302,9 +302,7 @@ class TokenStore:
             )
             # The family lives on: so must the index entry that finds it.
             self._index(pipe, presented.subject, family, refresh.ttl)
-            self._describe(
-                pipe, presented.subject, family, refresh.ttl, refreshed=int(time.time())
-            )
+            self._describe(pipe, presented.subject, family, refresh.ttl, refreshed=int(time.time()))
 
         with translated("redis"):
             revoked_at, outcome, *_ = await self._execute(queue)

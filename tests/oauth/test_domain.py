@@ -386,3 +386,16 @@ async def test_empty_client_credentials_fail_client_authentication(domain: Domai
         )
     with pytest.raises(InvalidRequest):
         await domain.endpoint.token(body, None, Caller("192.0.2.1", "r"))
+
+
+async def test_no_login_may_ask_for_the_admin_scope(domain: Domain) -> None:
+    # Only an admin client's client_credentials tokens carry it, given by the grant.
+    await user(domain)
+    with pytest.raises(InvalidScope):
+        await domain.token(
+            domain.client(),
+            grant_type="password",
+            username="admin",
+            password=PASSWORD,
+            scope="read admin",
+        )
