@@ -82,20 +82,15 @@ class InvalidScope(OAuthError):
     status = 400
     message = "The requested scope is invalid, unknown, or malformed"
 
-    def __init__(self, scope: str) -> None:
-        super().__init__(hint=f"Check the `{scope}` scope")
+    def __init__(self, scope: str | None = None, *, hint: str | None = None) -> None:
+        """`scope`: the one at fault (league's hint names it); else `hint` as given."""
+        super().__init__(hint=f"Check the `{scope}` scope" if scope is not None else hint)
 
 
 class UnsupportedGrantType(OAuthError):
     error = "unsupported_grant_type"
     status = 400
     message = "The authorization grant type is not supported by the authorization server."
-
-
-class InvalidScope(OAuthError):
-    error = "invalid_scope"
-    status = 400
-    message = "The requested scope is invalid, unknown, or malformed"
 
 
 class UnauthorizedClient(OAuthError):
