@@ -205,7 +205,14 @@ async def test_a_public_client_is_refused_client_credentials_with_a_pointer(
         admin,
         "POST",
         "/admin/clients",
-        doc("clients", name="Spa", public=True, ownerUser="ops", grants=["password"]),
+        doc(
+            "clients",
+            name="Spa",
+            public=True,
+            ownerUser="ops",
+            grants=["password"],
+            refresh=False,
+        ),
         201,
     )
     path = f"/admin/clients/{body['data']['id']}"

@@ -27,6 +27,9 @@ CREATE: Kinds = {
     "access_token_lifetime": LIFETIME,
     "refresh_token_lifetime": LIFETIME,
     "admin": (bool,),
+    # false: no refresh tokens (else a password or authorization_code client may refresh)
+    "refresh": (bool,),
+    "scopes": (str,),  # space separated, the scopes it may ask for; absent: any
 }
 CHANGE: Kinds = {
     "name": (str,),
