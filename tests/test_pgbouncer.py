@@ -59,7 +59,12 @@ def config(
                     "pool_max_size": 4,
                 },
                 "redis": {"url": redis_url, "key_prefix": prefix},
-                "tokens": {"keys_dir": str(keys_dir), "issuer": "https://auth.test"},
+                # No refresh retry window: the reuse below is theft at once.
+                "tokens": {
+                    "keys_dir": str(keys_dir),
+                    "issuer": "https://auth.test",
+                    "refresh_reuse_interval": 0,
+                },
                 "password_hashing": FAST_HASHING,
                 "maintenance": {"cleanup_interval": 0},
             }
