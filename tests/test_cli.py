@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,12 @@ def config(tmp_path: Path, database_url: str, redis_url: str) -> Path:
     return path
 
 
-def cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def cli(
+    config: Path, *args: str, stdin: str = "", as_json: bool = True
+) -> subprocess.CompletedProcess[str]:
+    flags = ["--json"] if as_json else []
     return subprocess.run(
-        [sys.executable, "-m", "service", "--config", str(config), "--json", *args],
+        [sys.executable, "-m", "service", "--config", str(config), *flags, *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -49,6 +54,12 @@ def ok(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout)
 
 
+def text(result: subprocess.CompletedProcess[str]) -> str:
+    """A command's line for people (`cli(..., as_json=False)`)."""
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 async def test_migrate_is_idempotent_and_recorded(config: Path, database_url: str) -> None:
     assert ok(cli(config, "migrate")) == {"applied": []}  # the suite's database is migrated
     conn = await asyncpg.connect(database_url)
@@ -60,10 +71,27 @@ async def test_migrate_is_idempotent_and_recorded(config: Path, database_url: st
 
 
 def test_keys_generate(config: Path, tmp_path: Path) -> None:
-    kid = ok(cli(config, "keys", "generate"))["kid"]
+    generated = ok(cli(config, "keys", "generate"))
+    kid = generated["kid"]
     [pem] = (tmp_path / "keys").glob("*.pem")
     assert pem.stat().st_mode & 0o777 == 0o600
     assert len(kid) == 43
+    # Named as config.yml says: <UTC time>Z-<kid>.pem.
+    assert re.fullmatch(r"\d{8}T\d{6}\.\d{9}Z-" + re.escape(kid) + r"\.pem", pem.name)
+    # The first key signs at once, whatever tokens.key_activation_delay says.
+    assert generated["signs_in"] == 0
+    assert generated["activation_delay"] == 300
+
+
+def test_keys_generate_says_when_the_key_signs(config: Path) -> None:
+    first = text(cli(config, "keys", "generate", as_json=False))
+    assert first.endswith(": it signs now")
+    second = text(cli(config, "keys", "rotate", as_json=False))
+    assert "signs in 300 s" in second or "signs in 299 s" in second, second
+    assert "until then the current key signs" in second
+    rotated = ok(cli(config, "keys", "rotate"))
+    assert 298 <= rotated["signs_in"] <= 300
+    assert abs(rotated["signs_at"] - (time.time() + 300)) < 5
 
 
 async def test_users_create_reads_the_password_from_stdin(config: Path, pool: asyncpg.Pool) -> None:
@@ -296,9 +324,29 @@ def test_key_rotation_commands(config: Path, tmp_path: Path) -> None:
     assert [k["kid"] for k in listed] == [first, second]
     # The new key waits for key_activation_delay before it signs.
     assert [k["signing"] for k in listed] == [True, False]
-    ok(cli(config, "keys", "retire", first))
+    # The first key is the only one that may sign yet: retiring it needs --force.
+    refused = cli(config, "keys", "retire", first)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"error: key {first} is the only key that may sign")
+    assert "--force" in refused.stderr
+    assert [k["kid"] for k in ok(cli(config, "keys", "list"))["keys"]] == [first, second]
+    ok(cli(config, "keys", "retire", "--force", first))
     assert [k["kid"] for k in ok(cli(config, "keys", "list"))["keys"]] == [second]
+    # The only key left: it signs, and nothing else could.
+    alone = cli(config, "keys", "retire", second)
+    assert alone.returncode == 2
+    assert "cannot start or reload" in alone.stderr
     assert cli(config, "keys", "retire", "no-such-kid").returncode == 2
+
+
+def test_a_key_may_be_retired_once_another_signs(config: Path, tmp_path: Path) -> None:
+    path = tmp_path / "no-delay.yml"
+    raw = yaml.safe_load(config.read_text())
+    path.write_text(yaml.safe_dump({**raw, "tokens": {**raw["tokens"], "key_activation_delay": 0}}))
+    first = ok(cli(path, "keys", "generate"))["kid"]
+    second = ok(cli(path, "keys", "rotate"))
+    assert second["signs_in"] == 0  # no delay: the newest signs at once
+    ok(cli(path, "keys", "retire", first))  # it no longer signs: no --force needed
 
 
 def test_unlock_commands(config: Path) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from service.admin import keys as admin
-from service.cli.context import Cli, command, pass_cli
+from service.cli.context import Cli, CommandError, command, pass_cli
+from service.oauth.keys import OnlySigningKey
 from service.oauth.model import ALGORITHMS
 
 algorithm = click.option(
@@ -22,9 +25,15 @@ def keys() -> None:
 
 def _generated(cli: Cli, choice: str | None) -> None:
     key = admin.generate_key(cli.settings.tokens, choice)
-    delay = key.activation_delay
-    note = f"; it signs in {delay} s, once every instance has loaded it" if delay else ""
-    cli.report(key, f"generated key {key.kid}{note}")
+    if key.signs_in == 0:
+        note = "it signs now"
+    else:
+        at = time.strftime("%H:%M:%S UTC", time.gmtime(key.signs_at))
+        note = (
+            f"it verifies now and signs in {key.signs_in} s (at {at}), once every instance "
+            "has loaded it (tokens.key_activation_delay); until then the current key signs"
+        )
+    cli.report(key, f"generated key {key.kid}: {note}")
 
 
 @keys.command(help="add a signing key")
@@ -45,10 +54,19 @@ def rotate(cli: Cli, algorithm: str | None) -> None:
 
 @keys.command(help="delete a key; its tokens are refused")
 @click.argument("kid")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="retire it even if it is the only key that may sign (new tokens then fail or are "
+    "signed by a key not every instance has loaded)",
+)
 @command
 @pass_cli
-def retire(cli: Cli, kid: str) -> None:
-    path = admin.retire_key(cli.settings.tokens, kid)
+def retire(cli: Cli, kid: str, force: bool) -> None:
+    try:
+        path = admin.retire_key(cli.settings.tokens, kid, force=force)
+    except OnlySigningKey as exc:
+        raise CommandError(f"{exc} (`keys list`; --force retires it anyway)") from None
     cli.report({"retired": kid}, f"retired key {kid} ({path.name} deleted)")
 
 

@@ -170,8 +170,49 @@ def fingerprint(folder: str | Path) -> tuple[tuple[str, int, int, int], ...]:
     return tuple(found)
 
 
-def retire(folder: str | Path, kid: str) -> Path:
-    """Delete the key file whose key has this kid; its tokens stop verifying on reload."""
+class OnlySigningKey(KeyFileError):
+    """Retiring this key would leave no key that may sign yet."""
+
+
+def signs_from(folder: str | Path, kid: str, activation_delay: int, now: float) -> float:
+    """When the key `kid` of `folder` signs: `now` if it does already, else once it is
+    `activation_delay` old (unless a newer key comes first)."""
+    ring = KeyRing.load(folder, activation_delay, skip=lambda _: None)
+    if ring.signing_at(now).kid == kid:
+        return now
+    return ring.created[ring.kids.index(kid)] + activation_delay
+
+
+def _check_retire(folder: str | Path, kid: str, activation_delay: int) -> None:
+    try:
+        ring = KeyRing.load(folder, activation_delay, skip=lambda _: None)
+    except KeyFileError:
+        return  # no usable key at all: none signs; `retire` reports the kid it cannot find
+    now = time.time()
+    if ring.signing_at(now).kid != kid:
+        return
+    others = [
+        k
+        for k, created in zip(ring.keys, ring.created, strict=True)
+        if k.kid != kid and created + activation_delay <= now
+    ]
+    if not others:
+        raise OnlySigningKey(
+            f"key {kid} is the only key that may sign: without it "
+            + (
+                "the service has no key and cannot start or reload"
+                if len(ring.keys) == 1
+                else "a key that not every instance may have loaded yet would sign"
+            )
+            + "; add a new key (rotate) and retire this one once the new key signs"
+        )
+
+
+def retire(folder: str | Path, kid: str, activation_delay: int = 0, force: bool = False) -> Path:
+    """Delete the key file whose key has this kid; its tokens stop verifying on reload.
+    Unless `force`, refuse to retire the key that signs when no other key may sign now."""
+    if not force:
+        _check_retire(folder, kid, activation_delay)
     for path in sorted(Path(folder).glob("*.pem")):
         try:
             found = _import(path.read_bytes()).kid
@@ -200,7 +241,9 @@ def generate(folder: str | Path, algorithm: str = "RS256") -> str:
     # The timestamp makes the newest key sort last, so it is the one that signs.
     now = time.time_ns()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
-    path = folder / f"{stamp}.{now % 10**9:09d}Z-{kid[:8]}.pem"
+    # <UTC time>Z-<kid>.pem, as config.yml says (the kid is RFC 7638's base64url: safe in a
+    # file name).
+    path = folder / f"{stamp}.{now % 10**9:09d}Z-{kid}.pem"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(key.as_pem(private=True))

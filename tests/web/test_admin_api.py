@@ -3,8 +3,10 @@ documents, who may call it, and that its changes reach every instance."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -376,7 +378,13 @@ async def test_keys_rotate_and_retire(
     listed = (await call(admin, "GET", "/admin/keys"))["data"]
     assert new["id"] in [k["id"] for k in listed] and len(listed) == 2
     await call(admin, "DELETE", f"/admin/keys/{new['id']}")
-    assert len((await call(admin, "GET", "/admin/keys"))["data"]) == 1
+    [only] = (await call(admin, "GET", "/admin/keys"))["data"]
+    # The only key that may sign: retiring it needs force (a compromised key).
+    refused = await call(admin, "DELETE", f"/admin/keys/{only['id']}", status=409)
+    assert "only key that may sign" in refused["errors"][0]["detail"]
+    assert "?force=true" in refused["errors"][0]["detail"]
+    await call(admin, "DELETE", f"/admin/keys/{only['id']}?force=true")
+    assert not await asyncio.to_thread(lambda: list(Path(tmp_path).glob("*.pem")))
 
 
 @pytest.fixture

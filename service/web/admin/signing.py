@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.admin import keys as admin
+from service.oauth.keys import OnlySigningKey
+from service.web import jsonapi
 from service.web.admin.appkeys import BY, STORES
 from service.web.admin.documents import answer, resource
 
@@ -24,8 +26,13 @@ async def rotate(request: web.Request) -> web.Response:
 
 
 async def retire(request: web.Request) -> web.Response:
+    """?force=true retires even the only key that may sign (a compromised one)."""
     kid = request.match_info["kid"]
-    admin.retire_key(request.app[STORES].settings.tokens, kid, by=request[BY])
+    force = request.query.get("force", "false").lower() in ("true", "1")
+    try:
+        admin.retire_key(request.app[STORES].settings.tokens, kid, by=request[BY], force=force)
+    except OnlySigningKey as exc:
+        return jsonapi.error(409, "only signing key", f"{exc} (?force=true retires it anyway)")
     return answer(None, meta={"retired": kid})
 
 
