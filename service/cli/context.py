@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import getpass
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, ParamSpec, TypeVar
@@ -20,14 +21,16 @@ from service import logs
 from service.admin.errors import AdminError
 from service.admin.paging import MAX_PAGE
 from service.admin.stores import Stores
+from service.cli import failures
 from service.config import ConfigError, Settings, load, replace
 from service.dev.embedded import started
 from service.oauth.keys import KeyFileError
 from service.oauth.passwords import Passwords
 from service.store import pg
-from service.store.errors import StoreError
+from service.store.errors import StoreError, StoreUnavailable
 from service.store.topology import close, create_redis
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -109,10 +112,20 @@ def command(fn: Callable[P, T]) -> Callable[P, T]:
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except AdminError as exc:
             raise CommandError(_spelled(exc, click.get_current_context())) from None
+        except StoreUnavailable:
+            raise CommandError(failures.DURING) from None
+        except asyncpg.PostgresError as exc:  # the store translates only what it expects
+            raise CommandError(failures.postgres_query(exc)) from None
         except (ConfigError, StoreError, KeyFileError, RuntimeError) as exc:
             raise CommandError(str(exc)) from None
+        except Exception as exc:
+            # Still one line, no traceback (the log has it at debug level).
+            log.debug("command failed", exc_info=True)
+            raise CommandError(failures.unexpected(exc)) from None
 
     option = click.option(
         "--json",
@@ -154,8 +167,8 @@ async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
             timeout=settings.database.timeout,
             **pg.connect_options(settings.database),
         )
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise CommandError(f"database.url: cannot connect ({type(exc).__name__})") from None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        raise CommandError(failures.postgres(exc, settings)) from None
     try:
         yield conn
     finally:
@@ -164,11 +177,14 @@ async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 @contextlib.asynccontextmanager
 async def postgres(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    """A small pool for one command."""
+    """A small pool for one command. One connection first: the pool's own errors do not
+    tell a stopped server from a missing database or a wrong password."""
+    async with connection(settings):
+        pass
     try:
         pool = await pg.create_pool(replace(settings, database={"pool_min_size": 1}).database)
-    except StoreError as exc:
-        raise CommandError(f"database.url: cannot connect ({exc})") from None
+    except StoreError:
+        raise CommandError(failures.postgres(TimeoutError(), settings)) from None
     try:
         yield pool
     finally:
@@ -181,8 +197,8 @@ async def stores(settings: Settings) -> AsyncIterator[Stores]:
     async with postgres(settings) as pool:
         try:
             redis = await create_redis(settings.redis)
-        except StoreError as exc:
-            raise CommandError(f"redis.url: cannot connect ({exc})") from None
+        except StoreError:
+            raise CommandError(failures.redis(settings)) from None
         try:
             yield Stores.configured(pool, redis, settings)
         finally:

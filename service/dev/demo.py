@@ -12,7 +12,7 @@ from service.admin import maintenance
 from service.admin.accounts import create_user
 from service.admin.clients import create_client
 from service.admin.keys import generate_key
-from service.config import Settings
+from service.config import Settings, derived_issuer
 from service.dev.embedded import started
 from service.oauth.passwords import Passwords
 from service.server import serve
@@ -53,7 +53,7 @@ def run(settings: Settings) -> None:
     if not any(Path(settings.tokens.keys_dir).glob("*.pem")):
         kid = generate_key(settings.tokens).kid
         print(f"generated signing key {kid} in {settings.tokens.keys_dir}/")
-    base = f"http://{settings.server.host}:{settings.server.port}"
+    base = derived_issuer(settings.server)  # localhost: the address the issuer names
     if demo is None:
         print(
             "demo user 'admin' exists; its password was printed on the first run "
