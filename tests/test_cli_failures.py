@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 import yaml
 
-from tests.servers import service_config, service_process
+from tests.servers import free_ports, service_config, service_process
 
 ROOT = Path(__file__).parent.parent
 CLASS_NAME = re.compile(r"\b[A-Z]\w*(Error|Exception)\b")
@@ -120,6 +120,16 @@ def test_serve_on_a_port_in_use(tmp_path: Path, held_port: int, keys_dir: Path) 
     assert line == (
         f"error: server.port: 127.0.0.1:{held_port} is in use by another process; stop it, "
         "or choose another port (serve --port, SERVICE_SERVER_PORT)"
+    )
+
+
+def test_serve_with_the_admin_port_in_use(tmp_path: Path, held_port: int, keys_dir: Path) -> None:
+    [free] = free_ports(1)
+    config = {"tokens": {"keys_dir": str(keys_dir)}, "admin": {"port": held_port}}
+    line = refused(run(tmp_path, config, "serve", "--port", str(free)))
+    assert line == (
+        f"error: admin.port: 127.0.0.1:{held_port} is in use by another process; stop it, "
+        "or choose another port (admin.port)"
     )
 
 

@@ -90,7 +90,9 @@ def unexpected(exc: Exception) -> str:
 
 def listener(host: str, port: int, key: str) -> str | None:
     """Why the service could not listen on host:port, or None if it can. Bound and closed
-    again at once, without SO_REUSEPORT, so that any process already on it counts."""
+    again at once, without SO_REUSEPORT, so that any process already on it counts: the
+    workers bind with SO_REUSEPORT, and would otherwise share the port with a second
+    instance started by mistake."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -102,9 +104,10 @@ def listener(host: str, port: int, key: str) -> str | None:
             probe.bind(address)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
+                where = "serve --port, SERVICE_SERVER_PORT" if key == "server.port" else key
                 return (
                     f"{key}: {host}:{port} is in use by another process; stop it, or choose "
-                    "another port (serve --port, SERVICE_SERVER_PORT)"
+                    f"another port ({where})"
                 )
             if exc.errno == errno.EACCES:
                 return f"{key}: port {port} needs privileges; choose one above 1023"

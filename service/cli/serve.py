@@ -47,6 +47,8 @@ def _preflight(settings: Settings) -> None:
     if settings.metrics.port:
         host = settings.metrics.host or settings.server.host
         listeners.append((host, settings.metrics.port, "metrics.port"))
+    if settings.admin.port:
+        listeners.append((settings.admin.host, settings.admin.port, "admin.port"))
     for host, port, key in listeners:
         if problem := failures.listener(host, port, key):
             raise CommandError(problem)
