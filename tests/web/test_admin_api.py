@@ -383,6 +383,7 @@ async def test_keys_rotate_and_retire(
     refused = await call(admin, "DELETE", f"/admin/keys/{only['id']}", status=409)
     assert "only key that may sign" in refused["errors"][0]["detail"]
     assert "?force=true" in refused["errors"][0]["detail"]
+    await call(admin, "DELETE", f"/admin/keys/{only['id']}?force=yes", status=400)
     await call(admin, "DELETE", f"/admin/keys/{only['id']}?force=true")
     assert not await asyncio.to_thread(lambda: list(Path(tmp_path).glob("*.pem")))
 

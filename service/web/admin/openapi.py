@@ -372,15 +372,21 @@ def _key_paths() -> dict[str, Any]:
                 (400,),
             ),
         },
-        "/admin/keys/{kid}": {
-            "delete": _operation(
-                "Retire a key: the tokens it signed are refused from the next reload",
-                _answer(200, "Retired", "Retired"),
-                (400, 404),
-                parameters=[_path("kid", signing.KID)],
-            ),
-        },
+        "/admin/keys/{kid}": {"delete": _retire()},
     }
+
+
+def _retire() -> dict[str, Any]:
+    operation = _operation(
+        "Retire a key: the tokens it signed are refused from the next reload",
+        _answer(200, "Retired", "Retired"),
+        (400, 404, 409),
+        parameters=[_path("kid", signing.KID), _query("force", {"enum": ["true", "false"]})],
+    )
+    operation["responses"]["409"]["description"] = (
+        "The key signs and no other key may sign yet; `force=true` retires it anyway"
+    )
+    return operation
 
 
 def document() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from service.admin import keys as admin
 from service.oauth.keys import OnlySigningKey
 from service.web import jsonapi
 from service.web.admin.appkeys import BY, STORES
-from service.web.admin.documents import answer, resource
+from service.web.admin.documents import BadDocument, answer, resource
 
 KID = "[A-Za-z0-9_-]{1,128}"
 
@@ -28,9 +28,15 @@ async def rotate(request: web.Request) -> web.Response:
 async def retire(request: web.Request) -> web.Response:
     """?force=true retires even the only key that may sign (a compromised one)."""
     kid = request.match_info["kid"]
-    force = request.query.get("force", "false").lower() in ("true", "1")
+    unknown = set(request.query) - {"force"}
+    if unknown:
+        raise BadDocument(400, "invalid query parameter", f"Unsupported {sorted(unknown)[0]!r}.")
+    force = request.query.get("force", "false")
+    if force not in ("true", "false"):
+        raise BadDocument(400, "invalid query parameter", "force: true or false.")
     try:
-        admin.retire_key(request.app[STORES].settings.tokens, kid, by=request[BY], force=force)
+        tokens = request.app[STORES].settings.tokens
+        admin.retire_key(tokens, kid, by=request[BY], force=force == "true")
     except OnlySigningKey as exc:
         return jsonapi.error(409, "only signing key", f"{exc} (?force=true retires it anyway)")
     return answer(None, meta={"retired": kid})
