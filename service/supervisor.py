@@ -49,6 +49,12 @@ class Worker(GunicornUVLoopWebWorker):
         # the worker stops, and a wrapper closed again logs "Error while closing socket".
         self.sockets = [getattr(s, "sock", s) for s in self.sockets]
 
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        # aiohttp's worker wakes its loop at once on SIGQUIT only: on SIGTERM it noticed at
+        # its next heartbeat, up to a second later, accepting new connections meanwhile.
+        super().handle_exit(sig, frame)
+        self._notify_waiter_done()
+
     async def _runner(self) -> web.AppRunner:
         settings = self.app.settings
         main = create_app(settings)
