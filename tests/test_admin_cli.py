@@ -15,6 +15,7 @@ import yaml
 from aiohttp.test_utils import TestClient
 
 from service.config import Settings
+from tests.authflow import REDIRECT, authorize_url
 from tests.conftest import Factory, Seeded, bearer, password_grant
 from tests.servers import free_ports, service_config, service_process
 from tests.test_cli import cli, ok
@@ -240,3 +241,47 @@ def test_a_served_instance_has_its_admin_listener(
             assert exc.code == 404
         else:
             raise AssertionError("the public port must not serve the admin API")
+
+
+async def test_clients_update_redirect_uris_flags_and_scopes(
+    config: Path, client: TestClient[Any, Any]
+) -> None:
+    create = ("clients", "create", "--name", "Web", "--grants", "authorization_code")
+    web = ok(cli(config, *create, "--redirect-uri", REDIRECT))["client_id"]
+    update = ("clients", "update", "--client-id", web)
+    moved = ("https://app.example/v2/callback", "https://app.example/v3/callback")
+    changed = ok(
+        cli(
+            config,
+            *update,
+            "--redirect-uri",
+            moved[0],
+            "--redirect-uri",
+            moved[1],
+            "--skip-consent",
+            "--allow-plain-pkce",
+            "--scopes",
+            "read write",
+        )
+    )
+    assert changed["redirect_uris"] == list(moved)
+    assert (changed["skip_consent"], changed["allow_plain_pkce"]) == (True, True)
+    assert changed["scopes"] == ["read", "write"]
+
+    # `client` has not read the client before: no cached row.
+    seeded = Seeded(web, None)
+    page = await client.get(authorize_url(seeded, redirect_uri=moved[1]), allow_redirects=False)
+    assert page.status == 200
+    old = await client.get(authorize_url(seeded), allow_redirects=False)
+    assert old.status == 400 and '<h1 id="error">' in await old.text()
+
+    cleared = ok(cli(config, *update, "--any-scope", "--no-skip-consent"))
+    assert (cleared["scopes"], cleared["skip_consent"]) == (None, False)
+    assert cleared["redirect_uris"] == list(moved)
+    fails(cli(config, *update, "--redirect-uri", "https://a.example/#x"), "--redirect-uri")
+    fails(cli(config, *update, "--scopes", "bad\\scope"), "--scopes")
+    password = ok(cli(config, "clients", "create", "--name", "Kiosk"))["client_id"]
+    fails(
+        cli(config, "clients", "update", "--client-id", password, "--grants", "authorization_code"),
+        "--redirect-uri",
+    )

@@ -50,14 +50,22 @@ class CodeOptions:
     allow_plain_pkce: bool = False  # code_challenge_method=plain accepted
 
 
-def _check_redirect_uris(grants: tuple[str, ...], options: CodeOptions) -> None:
-    for uri in options.redirect_uris:
+def _check_redirect_uris(grants: Iterable[str], redirect_uris: Iterable[str]) -> None:
+    """On create and on every change: checked against the grants the client has after it."""
+    for uri in redirect_uris:
         parts = urlsplit(uri)
         # RFC 6749 §3.1.2: absolute, no fragment; nothing that could end a CSP directive.
         if not parts.scheme or parts.fragment or any(c in uri for c in " ;,\"'\x00"):
             raise AdminError(("redirect_uris",), f"{uri!r} is not an absolute URI without fragment")
-    if GrantType.AUTHORIZATION_CODE in grants and not options.redirect_uris:
+    if GrantType.AUTHORIZATION_CODE in grants and not tuple(redirect_uris):
         raise AdminError(("redirect_uris",), "authorization_code needs at least one")
+
+
+def _allowed_scopes(scopes: str | None) -> tuple[str, ...] | None:
+    try:
+        return None if scopes is None else parse_scopes(scopes)
+    except OAuthError:
+        raise AdminError(("scopes",), f"{scopes!r} is not a list of scope names") from None
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,10 @@ class ClientView:
     # None: config.yml's
     access_token_lifetime: int | None
     refresh_token_lifetime: int | None
+    redirect_uris: list[str]
+    skip_consent: bool
+    allow_plain_pkce: bool
+    scopes: list[str] | None  # None: any
 
     @classmethod
     def of(cls, client: Client) -> ClientView:
@@ -93,6 +105,10 @@ class ClientView:
             client.admin,
             client.access_token_lifetime,
             client.refresh_token_lifetime,
+            list(client.redirect_uris),
+            client.skip_consent,
+            client.allow_plain_pkce,
+            None if client.scopes is None else list(client.scopes),
         )
 
 
@@ -146,12 +162,9 @@ async def create_client(
         grants = (*grants, GrantType.REFRESH_TOKEN)
     if not refresh:
         grants = tuple(g for g in grants if g != GrantType.REFRESH_TOKEN)
-    try:
-        allowed = None if scopes is None else parse_scopes(scopes)
-    except OAuthError:
-        raise AdminError(("scopes",), f"{scopes!r} is not a list of scope names") from None
+    allowed = _allowed_scopes(scopes)
     code = code or CodeOptions()
-    _check_redirect_uris(grants, code)
+    _check_redirect_uris(grants, code.redirect_uris)
     if audience not in tuple(Audience):
         raise AdminError(("audience",), f"one of {', '.join(Audience)}")
     _lifetimes(tokens, access_token_lifetime, refresh_token_lifetime)
@@ -263,7 +276,8 @@ async def show_client(pool: asyncpg.Pool, client_id: str) -> ClientView:
 async def update_client(
     stores: Stores, client_id: str, changes: dict[str, Any], by: str = "command line"
 ) -> ClientView:
-    """Change the client in place (see CHANGEABLE; a lifetime of None: config.yml's).
+    """Change the client in place (see CHANGEABLE; a lifetime of None: config.yml's; scopes:
+    space separated as on create, None: any; redirect_uris replace the list).
     Deactivating revokes its tokens; instances may use the old row for CACHE_SECONDS."""
     unknown = set(changes) - CHANGEABLE
     if unknown:
@@ -278,6 +292,15 @@ async def update_client(
             raise AdminError(("grants",), "client_credentials needs a secret and an owner")
         if current.admin and GrantType.CLIENT_CREDENTIALS not in changes["grants"]:
             raise AdminError(("grants",), "an admin client keeps client_credentials")
+    if "redirect_uris" in changes:
+        changes["redirect_uris"] = tuple(dict.fromkeys(changes["redirect_uris"]))
+    if "grants" in changes or "redirect_uris" in changes:
+        _check_redirect_uris(
+            changes.get("grants", current.grants),
+            changes.get("redirect_uris", current.redirect_uris),
+        )
+    if "scopes" in changes:
+        changes["scopes"] = _allowed_scopes(changes["scopes"])
     _lifetimes(
         stores.settings.tokens,
         changes.get("access_token_lifetime"),

@@ -180,6 +180,20 @@ def show(cli: Cli, client_id: str) -> None:
 @click.option("--active/--inactive", default=None)
 @lifetime("access-token-lifetime")
 @lifetime("refresh-token-lifetime")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="where authorization codes may be sent (repeatable; replaces the list)",
+)
+@click.option("--skip-consent/--no-skip-consent", default=None, help="no consent page")
+@click.option(
+    "--allow-plain-pkce/--no-allow-plain-pkce",
+    default=None,
+    help="accept code_challenge_method=plain",
+)
+@click.option("--scopes", help="space-separated scopes it may ask for (as on create)")
+@click.option("--any-scope", is_flag=True, help="it may ask for any scope again")
 @command
 @pass_cli
 def update(
@@ -190,15 +204,28 @@ def update(
     active: bool | None,
     access_token_lifetime: int | str | None,
     refresh_token_lifetime: int | str | None,
+    redirect_uris: tuple[str, ...],
+    skip_consent: bool | None,
+    allow_plain_pkce: bool | None,
+    scopes: str | None,
+    any_scope: bool,
 ) -> None:
+    if scopes is not None and any_scope:
+        raise click.UsageError("--scopes or --any-scope, not both")
     options = {
         "name": name,
         "grants": grants,
         "active": active,
         "access_token_lifetime": access_token_lifetime,
         "refresh_token_lifetime": refresh_token_lifetime,
+        "redirect_uris": redirect_uris or None,
+        "skip_consent": skip_consent,
+        "allow_plain_pkce": allow_plain_pkce,
+        "scopes": scopes,
     }
     changes: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    if any_scope:
+        changes["scopes"] = None
     if "grants" in changes:
         changes["grants"] = _listed(changes["grants"])
     for name in ("access_token_lifetime", "refresh_token_lifetime"):

@@ -34,7 +34,17 @@ _COLUMNS = ", ".join(_FIELDS)
 # What an operator may change in place; the rest (audience, owner, secret) makes another
 # client, or has an operation of its own.
 CHANGEABLE = frozenset(
-    {"name", "grants", "active", "access_token_lifetime", "refresh_token_lifetime"}
+    {
+        "name",
+        "grants",
+        "active",
+        "access_token_lifetime",
+        "refresh_token_lifetime",
+        "redirect_uris",
+        "skip_consent",
+        "allow_plain_pkce",
+        "scopes",  # None: any
+    }
 )
 
 
@@ -50,7 +60,10 @@ def _client(row: asyncpg.Record) -> Client:
 
 
 def _column(client: Client, name: str) -> Any:
-    value = getattr(client, name)
+    return _changed(name, getattr(client, name))
+
+
+def _changed(name: str, value: Any) -> Any:
     if name in ("grants", "redirect_uris") or (name == "scopes" and value is not None):
         return list(value)
     return value
@@ -111,7 +124,7 @@ class ClientRepository:
         names = sorted(changes)
         assert set(names) <= CHANGEABLE, names
         sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2)) or "name = name"
-        values = [list(changes[n]) if n == "grants" else changes[n] for n in names]
+        values = [_changed(n, changes[n]) for n in names]
         with translated("oauth_clients"):
             row = await self._pool.fetchrow(
                 f"UPDATE oauth_clients SET {sets} WHERE client_id = $1 RETURNING {_COLUMNS}",

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from service.app import create_admin_app, create_app
 from service.config import Settings, replace
+from tests.authflow import REDIRECT, authorize_url
 from tests.conftest import (
     Factory,
     Seeded,
@@ -433,3 +434,98 @@ async def test_a_non_local_listener_takes_only_admin_tokens(
     await call(admin, "PATCH", f"/admin/clients/{robot.client_id}", doc("clients", active=False))
     assert (await api.get("/admin/clients", headers=headers)).status == 401
     assert ops.username == "ops"
+
+
+@pytest.fixture
+async def web_browser(aiohttp_client: MakeClient, settings: Settings) -> Client:
+    """An instance on an http issuer: its session cookie goes back over plain http."""
+    return await aiohttp_client(
+        create_app(replace(settings, tokens={"issuer": "http://auth.test"}))
+    )
+
+
+async def test_redirect_uris_and_flags_changed_reach_the_authorize_page(
+    aiohttp_client: MakeClient, web_browser: Client, factory: Factory
+) -> None:
+    api = await aiohttp_client(create_admin_app(web_browser.server.app))
+    await factory.user()
+    app = await new_client(
+        api, grants=["authorization_code"], redirectUris=[REDIRECT], skipConsent=True
+    )
+    shown = (await call(api, "GET", f"/admin/clients/{app.client_id}"))["data"]["attributes"]
+    assert (shown["redirectUris"], shown["skipConsent"]) == ([REDIRECT], True)
+    assert (shown["allowPlainPkce"], shown["scopes"]) == (False, None)
+
+    moved = "https://app.example/v2/callback"
+    body = doc("clients", redirectUris=[moved], skipConsent=False, allowPlainPkce=True)
+    changed = (await call(api, "PATCH", f"/admin/clients/{app.client_id}", body))["data"]
+    assert changed["attributes"]["redirectUris"] == [moved]
+    assert changed["attributes"]["allowPlainPkce"] is True
+
+    # This instance has not read the client before: no cached row.
+    page = await web_browser.get(authorize_url(app, redirect_uri=moved), allow_redirects=False)
+    assert page.status == 200 and "_csrf_token" in await page.text()
+    old = await web_browser.get(authorize_url(app), allow_redirects=False)
+    assert old.status == 400 and '<h1 id="error">' in await old.text()
+    assert "Location" not in old.headers
+
+
+async def test_scopes_narrowed_are_enforced_at_the_token_endpoint(
+    admin: Client, other: Client, factory: Factory
+) -> None:
+    await factory.user()
+    app = await new_client(admin)
+    body = doc("clients", scopes="read write")
+    changed = (await call(admin, "PATCH", f"/admin/clients/{app.client_id}", body))["data"]
+    assert changed["attributes"]["scopes"] == ["read", "write"]
+    # `other` has not cached the client.
+    assert (await password_grant(other, app, scope="read"))["access_token"]
+    login_ = {"username": "admin", "password": "s3cret-pass", "scope": "read delete"}
+    refused = await token_request(other, app, "password", **login_)
+    assert refused.status == 400
+    assert (await refused.json())["error"] == "invalid_scope"
+
+    cleared = doc("clients", scopes=None)
+    assert (await call(admin, "PATCH", f"/admin/clients/{app.client_id}", cleared))["data"][
+        "attributes"
+    ]["scopes"] is None
+
+
+@pytest.mark.parametrize(
+    ("attributes", "pointer"),
+    [
+        ({"grants": ["authorization_code"]}, "/data/attributes/redirectUris"),
+        ({"redirectUris": ["/relative"]}, "/data/attributes/redirectUris"),
+        ({"redirectUris": ["https://a.example/cb#frag"]}, "/data/attributes/redirectUris"),
+        ({"redirectUris": [1]}, "/data/attributes/redirectUris"),
+        ({"skipConsent": "yes"}, "/data/attributes/skipConsent"),
+        ({"scopes": "bad\\scope"}, "/data/attributes/scopes"),
+        ({"scopes": ["read"]}, "/data/attributes/scopes"),
+    ],
+)
+async def test_client_changes_refused_with_a_pointer(
+    admin: Client, attributes: dict[str, Any], pointer: str
+) -> None:
+    app = await new_client(admin, grants=["password"])
+    response = await admin.patch(
+        f"/admin/clients/{app.client_id}", json=doc("clients", **attributes), headers=JSONAPI
+    )
+    assert response.status == 400, await response.text()
+    [error] = (await response.json())["errors"]
+    assert error["source"]["pointer"] == pointer
+
+
+async def test_a_code_client_keeps_a_redirect_uri(admin: Client) -> None:
+    app = await new_client(admin, grants=["authorization_code"], redirectUris=[REDIRECT])
+    body = doc("clients", redirectUris=[])
+    response = await admin.patch(f"/admin/clients/{app.client_id}", json=body, headers=JSONAPI)
+    assert response.status == 400
+    [error] = (await response.json())["errors"]
+    assert error["source"]["pointer"] == "/data/attributes/redirectUris"
+    refused = await admin.post(
+        "/admin/clients",
+        json=doc("clients", name="x", grants=["authorization_code"]),
+        headers=JSONAPI,
+    )
+    [error] = (await refused.json())["errors"]
+    assert error["source"]["pointer"] == "/data/attributes/redirectUris"

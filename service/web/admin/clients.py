@@ -30,6 +30,10 @@ CREATE: Kinds = {
     # false: no refresh tokens (else a password or authorization_code client may refresh)
     "refresh": (bool,),
     "scopes": (str,),  # space separated, the scopes it may ask for; absent: any
+    # The authorization code grant's (see service.admin.clients.CodeOptions)
+    "redirect_uris": (list,),
+    "skip_consent": (bool,),
+    "allow_plain_pkce": (bool,),
 }
 CHANGE: Kinds = {
     "name": (str,),
@@ -37,6 +41,10 @@ CHANGE: Kinds = {
     "active": (bool,),
     "access_token_lifetime": LIFETIME,
     "refresh_token_lifetime": LIFETIME,
+    "redirect_uris": (list,),  # replaces the list
+    "skip_consent": (bool,),
+    "allow_plain_pkce": (bool,),
+    "scopes": (str, type(None)),  # space separated; null: any
 }
 
 
@@ -55,6 +63,11 @@ async def create(request: web.Request) -> web.Response:
     stores = request.app[STORES]
     grants = tuple(given.pop("grants", ("password", "refresh_token")))
     positional = {k: given.pop(k) for k in ("name",)}
+    code = admin.CodeOptions(
+        tuple(given.pop("redirect_uris", ())),
+        given.pop("skip_consent", False),
+        given.pop("allow_plain_pkce", False),
+    )
     created = await admin.create_client(
         stores.pool,
         positional["name"],
@@ -66,6 +79,7 @@ async def create(request: web.Request) -> web.Response:
         given.pop("can_introspect", False),
         tokens=stores.settings.tokens,
         by=request[BY],
+        code=code,
         **given,
     )
     view = await admin.show_client(stores.pool, created.client_id)
