@@ -454,3 +454,11 @@ async def test_clients_create_for_the_authorization_code(config: Path, pool: asy
         "https://a.example/cb#frag",
     )
     assert fragment.returncode == 2 and "--redirect-uri" in fragment.stderr
+
+
+def test_a_kid_that_looks_like_an_option_is_still_a_kid(config: Path) -> None:
+    """base64url kids start with "-" one time in 64: `keys retire -Xyz…` names a key."""
+    ok(cli(config, "keys", "generate"))
+    refused = cli(config, "keys", "retire", "-9ZmadeUp")
+    assert refused.returncode == 2
+    assert refused.stderr == "error: kid: no key '-9ZmadeUp'\n"

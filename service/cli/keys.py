@@ -52,7 +52,10 @@ def rotate(cli: Cli, algorithm: str | None) -> None:
     _generated(cli, algorithm)
 
 
-@keys.command(help="delete a key; its tokens are refused")
+# A kid is base64url: one in 64 starts with "-", which click would take for an option.
+@keys.command(
+    help="delete a key; its tokens are refused", context_settings={"ignore_unknown_options": True}
+)
 @click.argument("kid")
 @click.option(
     "--force",
