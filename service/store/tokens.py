@@ -78,13 +78,14 @@ end
 return 1
 """
 
-# KEYS: family record. ARGV: access key prefix, retry record. Deletes the family's refresh
-# record, its current access token and what a retry of its last rotation would get.
+# KEYS: family record. ARGV: access key prefix, retry record, login record. Deletes the
+# family's refresh record, its current access token, what a retry of its last rotation
+# would get, and the admin's record of the login: a revoked login leaves nothing behind.
 _REVOKE_FAMILY = """
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local access = string.match(current, ' (%S+)$')
-redis.call('DEL', ARGV[2])
+redis.call('DEL', ARGV[2], ARGV[3])
 return redis.call('DEL', KEYS[1], ARGV[1] .. access)
 """
 
@@ -352,7 +353,7 @@ class TokenStore:
             pipe,
             self._revoke_family,
             keys=[self._family_key(family)],
-            args=[self._access_prefix(family), self._retry_key(family)],
+            args=[self._access_prefix(family), self._retry_key(family), self._meta_key(family)],
         )
 
     async def revoke_family(self, family: str) -> bool:

@@ -181,10 +181,13 @@ async def test_concurrent_rotations_of_one_token_have_one_winner(store: TokenSto
     assert outcomes.count(Rotation.ROTATED) == 1
 
 
-async def test_revoke_family(store: TokenStore) -> None:
+async def test_revoke_family(store: TokenStore, backend: Redis, prefix: str) -> None:
     access, refresh = pair()
     await store.record(OWNER, access, refresh)
+    assert await backend.exists(keys.login_key(prefix, refresh.family))
     assert await store.revoke_family(refresh.family)
+    # The admin's record of the login goes with it, not at its TTL weeks later.
+    assert not await backend.exists(keys.login_key(prefix, refresh.family))
     assert not await alive(store, access)
     assert not await alive(store, refresh, refresh=True)
     assert not await store.revoke_family(refresh.family)
