@@ -29,10 +29,11 @@ test: install
 
 ## bench: load the service (2 workers) with wrk; one table vs its ceilings and issue 7's
 ##        targets, also in bench-results.json. QUICK=1: ~1 s per row (the CI smoke run);
-##        ALG=ES256|EdDSA: signing key type; PROFILE=api,refresh: sample rows with py-spy.
+##        ALG=ES256|EdDSA: signing key type; PROFILE=api,refresh: sample rows with py-spy;
+##        ROWS=api,introspection: only these rows (and their ceilings).
 ##        BENCH_DATABASE_URL / BENCH_REDIS_URL, else 127.0.0.1's servers, else embedded ones.
 BENCH_ARGS = $(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(ALG),--algorithm $(ALG)) \
-	$(if $(PROFILE),--profile $(PROFILE))
+	$(if $(PROFILE),--profile $(PROFILE)) $(if $(ROWS),--rows $(ROWS))
 bench: install
 	$(BIN)/python -m bench --config $(CONFIG) $(BENCH_ARGS)
 

@@ -22,6 +22,8 @@ from bench import infra, probes, procs, profile, report, wrk
 from bench.run import FULL, QUICK, Bench
 
 BUSY = 0.05  # above this share of the cores, other work skews the rows
+ROWS = ("password", "api", "paced", "guest", "refresh", "code", "client_credentials")
+ROWS += ("introspection", "flood")
 PROFILABLE = (
     "bare",
     "password",
@@ -42,6 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--algorithm", choices=["RS256", "ES256", "EdDSA"], help="signing key type")
     p.add_argument("--output", type=Path, default=Path("bench-results.json"))
     p.add_argument("--profile", default="", help=f"rows to sample with py-spy: {PROFILABLE}")
+    p.add_argument("--rows", default="", help=f"only these rows (and the ceilings): {ROWS}")
     return p.parse_args(argv)
 
 
@@ -78,11 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: --profile takes {PROFILABLE} and needs py-spy", file=sys.stderr)
         return 2
 
+    rows = {r for r in args.rows.split(",") if r}
+    if rows - set(ROWS):
+        print(f"bench: --rows takes {ROWS}", file=sys.stderr)
+        return 2
+
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         bench = Bench(plan, args.config, args.algorithm, Path(tmp))
         if labels:
             bench.profile(labels)
+        if rows:
+            bench.only(rows)
         try:
             bench.run()
         except (infra.SetupError, probes.ProbeError, procs.ProcessError, wrk.WrkError) as exc:
