@@ -49,7 +49,6 @@ from service.store.topology import RedisClient, create_redis
 from service.store.topology import close as close_redis
 from service.store.users import UserRepository
 from service.web import (
-    admission,
     api,
     authorize,
     discovery,
@@ -214,7 +213,6 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(freeze_heap)  # after the cleanup contexts have set everything up
     app.on_response_prepare.append(token.add_cors_headers)
     middleware.setup(app)
-    admission.setup(app)
     metrics.setup(app)
     app.add_routes(health.routes())
     app.add_routes(token.routes())

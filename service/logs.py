@@ -39,12 +39,56 @@ def _second(epoch: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
 
 
+class BatchedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Lines logged in one turn of the event loop go out in one write when it ends: the
+    access log has a line for every request, and a write each would be a system call
+    each. Outside a running loop (the command line; a worker's last lines) a line goes out
+    at once; a process that exits normally flushes what is left (logging.shutdown)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: list[str] = []
+        self._due: asyncio.AbstractEventLoop | None = None  # the loop a flush is due on
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._lines.append(line)
+        if loop is None:
+            self.flush()
+        elif self._due is not loop:
+            if self._due is not None:  # due on a loop that ended before its turn did
+                self.flush()
+            self._due = loop
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._due = None
+            if self._lines:
+                self.stream.write("\n".join(self._lines) + "\n")
+                self._lines.clear()
+            super().flush()
+        finally:
+            self.release()
+
+
 def setup(level: str = "info") -> None:
     """JSON lines on stderr at `level` (config.yml's logging.level: debug ... error)."""
-    # Nothing above reads the thread, process or task of a record: spare looking them up
-    # for each one (the logging module's documented switches for speed).
+    # Nothing above reads the thread, process or task of a record, or the file and line it
+    # was logged from: spare looking them up for each one (the logging module's documented
+    # switches for speed; _srcfile is the one for the caller's frame).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    handler = logging.StreamHandler()
+    logging._srcfile = None
+    handler = BatchedHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

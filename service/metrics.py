@@ -9,6 +9,9 @@ after `use_directory` has switched the mode (the one without labels is made at f
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import bisect
 import functools
 import os
 from pathlib import Path
@@ -110,9 +113,68 @@ def keys_last_reload() -> Gauge:
     )
 
 
+class Batch:
+    """Samples of the series every request adds to (its count and time, each store round
+    trip's time), summed here and written out at most FLUSH_SECONDS later. In multiprocess
+    mode each sample written is a locked write into a memory-mapped file: several a request
+    cost more than the rest of the counting. Samples written late are still counted
+    whole; /metrics flushes its own worker's first, and a worker's last ones go out when it
+    exits. For the event loop's thread only (the hashing threads observe directly)."""
+
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._counts: dict[Any, float] = {}  # counter child -> amount
+        self._observed: dict[Any, list[float]] = {}  # histogram child -> [sum, per bucket...]
+        self._due: asyncio.AbstractEventLoop | None = None  # the loop a flush is due on
+
+    def inc(self, counter: Any) -> None:
+        self._counts[counter] = self._counts.get(counter, 0) + 1
+        self._schedule()
+
+    def observe(self, histogram: Any, value: float) -> None:
+        bounds = histogram._upper_bounds  # prometheus-client's own
+        pending = self._observed.get(histogram)
+        if pending is None:
+            pending = self._observed[histogram] = [0.0] * (len(bounds) + 1)
+        pending[0] += value
+        # The first bucket whose bound is at least the value, as Histogram.observe finds it.
+        pending[1 + bisect.bisect_left(bounds, value)] += 1
+        self._schedule()
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop to flush later: now
+            self.flush()
+            return
+        if self._due is loop:
+            return
+        if self._due is not None:  # due on a loop that has ended (a test's, a command's)
+            self.flush()
+        self._due = loop
+        loop.call_later(self.FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        self._due = None
+        counts, observed = self._counts, self._observed
+        self._counts, self._observed = {}, {}
+        for counter, amount in counts.items():
+            counter.inc(amount)
+        for histogram, pending in observed.items():
+            histogram._sum.inc(pending[0])  # as Histogram.observe adds
+            for bucket, n in zip(histogram._buckets, pending[1:], strict=True):
+                if n:
+                    bucket.inc(n)
+
+
+BATCH = Batch()
+atexit.register(BATCH.flush)
+
+
 def observe_store(what: str, outcome: str, seconds: float) -> None:
     """One store operation; `what` is "redis" or the Postgres table (see store.errors)."""
-    _store_series(what, outcome).observe(seconds)
+    BATCH.observe(_store_series(what, outcome), seconds)
 
 
 @functools.lru_cache(maxsize=256)
@@ -145,6 +207,7 @@ def _pid() -> int:
 
 def exposition() -> tuple[bytes, str]:
     """The text format of every metric: this process's, or all workers' in multiprocess mode."""
+    BATCH.flush()
     if MULTIPROC_ENV in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 import yaml
 
+from service import metrics
 from tests.conftest import FAST_HASHING, Factory, Seeded, login
 from tests.servers import free_ports, processes, wait_until
 
@@ -286,6 +287,9 @@ async def test_metrics_of_several_workers_are_summed(service_config: Path) -> No
     with instances(service_config, 1, workers=2) as (server,):
         for _ in range(30):
             assert (await _fresh_get(f"{server.url}/health/live"))[0] == 200
+        # Each worker writes its counts out within Batch.FLUSH_SECONDS: then any worker
+        # reports all 30, and never more.
+        await asyncio.sleep(metrics.Batch.FLUSH_SECONDS + 0.5)
         seen = set()
         for _ in range(6):
             status, text = await _fresh_get(f"{server.url}/metrics")

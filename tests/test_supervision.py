@@ -148,6 +148,8 @@ def test_a_killed_worker_is_replaced_and_metrics_keep_summing(
         workers = children(pid)
         for _ in range(10):
             assert _get(server.url, "/health/live")[0] == 200
+        # Each worker writes its counts out within Batch.FLUSH_SECONDS.
+        wait_until(lambda: _live_count(server.url) == 10, "10 counted", 5)
         before = _live_count(server.url)
 
         victim = min(workers)
@@ -161,9 +163,12 @@ def test_a_killed_worker_is_replaced_and_metrics_keep_summing(
         # The admin API's listener, served by every worker, the new one too.
         assert {_get(admin, "/admin/clients")[0] for _ in range(10)} <= {200, 401}
 
+        # The dead worker's 10 were written out before it died; the 30 go out within a second.
+        wait_until(lambda: _live_count(server.url) == before + 30, "30 more counted", 5)
         counted = _live_count(server.url)
         for _ in range(40):
             assert _get(server.url, "/health/live")[0] == 200
+        wait_until(lambda: _live_count(server.url) == counted + 40, "40 more counted", 5)
         after = _live_count(server.url)
         gauges = _samples(server.url, "oauth_keys_last_reload_timestamp_seconds")
 

@@ -21,7 +21,6 @@ from service.web.appkeys import SETTINGS
 from service.web.errors import refusal
 from service.web.gate import Gate, Refused
 from service.web.metrics import PATH as METRICS_PATH
-from service.web.middleware import client_address, request_id_middleware
 
 log = logging.getLogger(__name__)
 refused_log = Throttled(log)
@@ -51,12 +50,12 @@ def _answer(request: web.Request, reason: Refused) -> web.Response:
     return refusal(request, exc)
 
 
-@web.middleware
-async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def admitted(request: web.Request, address: str, handler: Handler) -> web.StreamResponse:
+    """The handler's answer, run while the request holds a slot; else the refusal. (Called
+    by service.web.middleware's front middleware, after the request got its id.)"""
     if request.path in EXEMPT:
         return await handler(request)
     gate = request.app[GATE]
-    address = client_address(request)
     reason = await gate.enter(address)
     if reason is not None:
         return _answer(request, reason)
@@ -67,12 +66,9 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
 
 
 def setup(app: web.Application) -> None:
-    """After middleware.setup: a refusal carries its request id, and is rendered here, not
-    by the error middleware (which it never reaches)."""
     server = app[SETTINGS].server
     app[GATE] = Gate(
         server.max_requests_in_flight,
         server.max_requests_in_flight_per_address,
         server.queue_timeout,
     )
-    app.middlewares.insert(app.middlewares.index(request_id_middleware) + 1, admission_middleware)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -33,19 +34,27 @@ def _media_types(header: str) -> list[tuple[str, set[str]]]:
 def negotiate(request: web.Request) -> web.Response | None:
     """JSON:API content negotiation: 415 for a body that is not plain JSON:API, 406 when
     the client accepts nothing we can send."""
-    allowed = {"ext", "profile"}
     content_type = request.headers.get("Content-Type")
-    if content_type is not None and (request.can_read_body or "vnd.api+json" in content_type):
+    if content_type is not None and not (request.can_read_body or "vnd.api+json" in content_type):
+        content_type = None  # no body: its type says nothing
+    refused = _refusal(content_type, request.headers.get("Accept"))
+    return None if refused is None else jsonapi.error(*refused)
+
+
+@functools.lru_cache(maxsize=256)
+def _refusal(content_type: str | None, accept: str | None) -> tuple[int, str, str] | None:
+    """negotiate's verdict on two header values: a client sends the same ones every time."""
+    allowed = {"ext", "profile"}
+    if content_type is not None:
         [(mime, params)] = _media_types(content_type)[:1] or [("", set())]
         if mime != jsonapi.MEDIA_TYPE or params - allowed:
-            return jsonapi.error(415, "unsupported media type", f"Send {jsonapi.MEDIA_TYPE}.")
-    accept = request.headers.get("Accept")
+            return 415, "unsupported media type", f"Send {jsonapi.MEDIA_TYPE}."
     if accept:
         entries = _media_types(accept)
         ours = [params for mime, params in entries if mime == jsonapi.MEDIA_TYPE]
         wildcard = any(mime in ("*/*", "application/*") for mime, _ in entries)
         if (ours and all(params - allowed for params in ours)) or (not ours and not wildcard):
-            return jsonapi.error(406, "not acceptable", f"Accept {jsonapi.MEDIA_TYPE}.")
+            return 406, "not acceptable", f"Accept {jsonapi.MEDIA_TYPE}."
     return None
 
 

@@ -1,4 +1,6 @@
-"""Request ids, the client address behind trusted proxies, and the headers every answer gets."""
+"""The front of every request: its id, the client address behind trusted proxies, its slot
+of the worker (service.web.admission) and its count (service.web.metrics), in one
+middleware; and the headers every answer gets."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ import itertools
 import os
 import re
 import secrets
+import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from service.oauth.audit import Caller
+from service.web import admission, metrics
 from service.web.appkeys import SETTINGS
 
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -51,14 +55,26 @@ os.register_at_fork(after_in_child=lambda: _id_prefix.__setitem__(0, secrets.tok
 
 
 @web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def front_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost. One layer rather than one each: a layer costs every request a coroutine
+    and a call, and these three run for every request anyway."""
+    start = time.perf_counter()
     given = request.headers.get("X-Request-Id", "")
     if _GOOD_ID.fullmatch(given):
         request[REQUEST_ID] = given
     else:  # unique, not secret: a random prefix per process and a counter
         request[REQUEST_ID] = f"{_id_prefix[0]}{next(_ids):08x}"
-    request[CLIENT] = client_address(request)
-    return await handler(request)
+    request[CLIENT] = address = client_address(request)
+    status = 500
+    try:
+        response = await admission.admitted(request, address, handler)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.observe(request, status, time.perf_counter() - start)
 
 
 async def common_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -73,5 +89,6 @@ TRUSTED = web.AppKey("trusted_proxies", tuple)
 def setup(app: web.Application) -> None:
     networks = app[SETTINGS].protection.trusted_proxies
     app[TRUSTED] = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
-    app.middlewares.insert(0, request_id_middleware)
+    admission.setup(app)
+    app.middlewares.insert(0, front_middleware)
     app.on_response_prepare.append(common_headers)

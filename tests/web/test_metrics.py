@@ -4,6 +4,7 @@ a scrape token, and a listener of its own with several workers."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import urllib.error
 import urllib.request
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
 from service.config import Settings, replace
+from service.metrics import Batch
 from tests.conftest import Seeded, bearer, password_grant
 from tests.servers import free_ports, service_config, service_process, wait_until
 
@@ -140,16 +143,25 @@ def test_metrics_on_a_listener_of_their_own_sum_every_worker(
         assert get(metrics_port, "/metrics", None)[0] == 401
         for _ in range(40):  # a connection each: the kernel spreads them over the workers
             assert get(port, "/health/live", None)[0] == 200
-        status, text = get(metrics_port, "/metrics", token)
-    assert status == 200
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-    live = (("method", "GET"), ("route", "/health/live"), ("status", "200"))
-    assert samples[("oauth_http_requests_total", live)] == 40
-    assert samples[("oauth_keys_last_reload_timestamp_seconds", ())] > time.time() - 120
+        seen: list[dict[tuple[str, tuple[tuple[str, str], ...]], float]] = []
+
+        def scraped() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            status, text = get(metrics_port, "/metrics", token)
+            assert status == 200
+            seen.append(
+                {
+                    (s.name, tuple(sorted(s.labels.items()))): s.value
+                    for family in text_string_to_metric_families(text)
+                    for s in family.samples
+                }
+            )
+            return seen[-1]
+
+        live = (("method", "GET"), ("route", "/health/live"), ("status", "200"))
+        # Each worker writes its counts out within Batch.FLUSH_SECONDS.
+        wait_until(lambda: scraped()[("oauth_http_requests_total", live)] == 40, "40 counted", 5)
+    assert all(s.get(("oauth_http_requests_total", live), 0) <= 40 for s in seen)
+    assert seen[-1][("oauth_keys_last_reload_timestamp_seconds", ())] > time.time() - 120
 
 
 def get(port: int, path: str, token: str | None) -> tuple[int, str]:
@@ -161,3 +173,46 @@ def get(port: int, path: str, token: str | None) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, ""
+
+
+def _exposed(registry: CollectorRegistry, prefix: str) -> dict[tuple[str, str], float]:
+    """The samples of the metrics named `prefix`..., with the prefix cut off their names."""
+    return {
+        (s.name.removeprefix(prefix), s.labels.get("le", "")): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+        if s.name.startswith(prefix) and not s.name.endswith("_created")
+    }
+
+
+async def test_a_batch_writes_within_a_second_what_each_sample_would_have() -> None:
+    registry = CollectorRegistry()
+    buckets = (0.001, 0.01, 0.1)
+    made = {
+        name: (
+            Counter(f"{name}_calls", "calls", registry=registry),
+            Histogram(f"{name}_seconds", "time", buckets=buckets, registry=registry),
+        )
+        for name in ("direct", "batched")
+    }
+    batch = Batch()
+    batch.FLUSH_SECONDS = 0.2
+    # Below, on and above each bound, and past the last one.
+    for seconds in (0.0005, 0.001, 0.002, 0.01, 0.05, 0.1, 0.5, 7.0):
+        made["direct"][0].inc()
+        made["direct"][1].observe(seconds)
+        batch.inc(made["batched"][0])
+        batch.observe(made["batched"][1], seconds)
+    written = _exposed(registry, "batched")
+    assert written[("_calls_total", "")] == 0  # held back: in the loop, nothing written yet
+    assert written[("_seconds_count", "")] == 0
+    await asyncio.sleep(0.3)
+    assert _exposed(registry, "batched") == _exposed(registry, "direct")
+    assert _exposed(registry, "direct")[("_seconds_bucket", "0.001")] == 2  # le: on the bound
+
+
+def test_outside_an_event_loop_a_sample_is_written_at_once() -> None:
+    registry = CollectorRegistry()
+    counter = Counter("calls", "calls", registry=registry)
+    Batch().inc(counter)
+    assert _exposed(registry, "calls")[("_total", "")] == 1

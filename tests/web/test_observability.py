@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
 from service.config import Settings, replace
-from service.logs import JsonFormatter
+from service.logs import BatchedHandler, JsonFormatter
 from service.web.access import AccessLogger
 from tests.conftest import Seeded, grant, password_grant, refresh, token_request
 from tests.web.test_metrics import scrape, value
@@ -96,3 +97,64 @@ async def test_security_events_are_counted(
     assert grew("oauth_revocations_total", kind="reuse") == 1
     assert grew("oauth_lockouts_total", audience="backoffice") == 1
     assert grew("oauth_rate_limited_total", limit="requests") >= 1
+
+
+class _Writes:
+    """A stream that keeps each write apart."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _batched() -> tuple[logging.Logger, _Writes]:
+    stream = _Writes()
+    handler = BatchedHandler()
+    handler.setStream(stream)  # type: ignore[arg-type]
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger(f"test.batched.{id(stream)}")
+    logger.propagate = False
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    return logger, stream
+
+
+async def test_lines_of_one_turn_of_the_loop_go_out_in_one_write() -> None:
+    logger, stream = _batched()
+    for n in range(3):
+        logger.info("line %d", n)
+    assert stream.writes == []  # not yet: at the end of this turn of the loop
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    [written] = stream.writes
+    assert [orjson.loads(line)["message"] for line in written.splitlines()] == [
+        "line 0",
+        "line 1",
+        "line 2",
+    ]
+    logger.info("later")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(stream.writes) == 2
+
+
+def test_outside_a_loop_a_line_goes_out_at_once_and_shutdown_flushes_the_rest() -> None:
+    logger, stream = _batched()
+    logger.info("now")
+    assert [orjson.loads(stream.writes[0])["message"]] == ["now"]
+
+    async def log_and_end() -> None:  # a loop that ends before its turn does
+        logger.info("last")
+
+    for _ in range(2):
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(log_and_end())
+        loop.close()
+    logger.handlers[0].flush()  # what logging.shutdown does at exit
+    lines = "".join(stream.writes).splitlines()
+    assert [orjson.loads(line)["message"] for line in lines] == ["now", "last", "last"]
