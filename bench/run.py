@@ -62,6 +62,7 @@ class Bench:
         self.workers: list[int] = []
         self.service_pid = 0  # whose descendants count as "service" in a row's CPU split
         self.bare_rate: float | None = None
+        self.refresh_rate: float | None = None  # the code exchange's target
         self.rows_wanted: set[str] | None = None  # --rows: these workloads only
         self.live_tokens = 0  # issued and not revoked: what Redis must hold at the end
 
@@ -212,16 +213,17 @@ class Bench:
 
     def hash_ceiling(self, settings: Settings) -> None:
         self.hash = ceilings.hash_ceiling(settings.password_hashing, self.plan.verify_samples)
-        together = self.hash.together / self.hash.rate
+        # Issue 16's ceiling: what the cores verify when all of them hash at once (each
+        # verify takes longer then than alone: they share the memory bus and caches).
         note = (
-            f"t_verify {self.hash.median_ms:.1f} ms (median of {self.hash.samples}); "
-            f"{self.hash.cores} threads hashing at once reach {self.hash.together:,.0f}/s "
-            f"= {together:.2f} of it"
+            f"{self.hash.cores} threads hashing at once; one at a time t_verify "
+            f"{self.hash.median_ms:.1f} ms (median of {self.hash.samples}), x "
+            f"{self.hash.cores} cores = {self.hash.rate:,.0f}/s"
         )
         self.rows.append(
             Row(
-                name=f"ceiling: argon2id verify x {self.hash.cores} cores",
-                value=f"{self.hash.rate:,.0f}",
+                name=f"ceiling: argon2id verify, {self.hash.cores} cores at once",
+                value=f"{self.hash.together:,.0f}",
                 p50_ms=round(self.hash.median_ms, 2),
                 p99_ms=round(self.hash.p99_ms, 2),
                 ratio=1.0,
@@ -256,7 +258,7 @@ class Bench:
             self.rows[-1].ratio = 1.0
 
     def workloads(self, seed: infra.Seed, found: probes.Probes, settings: Settings) -> None:
-        plan, hash_rate, bare = self.plan, self.hash.rate, self.bare_rate
+        plan, hash_rate, bare = self.plan, self.hash.together, self.bare_rate
         api_prefix = settings.api.backoffice_prefix
         backoffice = seed.backoffice
         login = probes.grant_body(
@@ -286,13 +288,13 @@ class Bench:
             "password grant",
             password,
             hash_rate,
-            f"≥ 0.9 x {hash_rate:,.0f}/s",
-            lambda r: r.rps >= 0.9 * hash_rate,
+            "≥ 0.92 x its ceiling",
+            lambda r: r.rps >= 0.92 * hash_rate,
             tokens_each=2,
         )
         if logins is not None:
-            share = logins.rps / self.hash.together
-            self.rows[-1].note += f"; {share:.2f} of the rate with every core hashing at once"
+            share = logins.rps / self.hash.rate
+            self.rows[-1].note += f"; {share:.2f} of cores / t_verify (issue 7's ceiling)"
         self.measured(
             "api",
             f"GET {api_prefix}/users/{{id}} ({plan.connections} conn)",
@@ -322,8 +324,8 @@ class Bench:
             "client_credentials grant",
             found.client_credentials,
             self.post(probes.grant_body(backoffice, "client_credentials")),
-            "≥ 3,000/s",
-            lambda r: r.rps >= 3000,
+            "≥ 0.05 x the bare ceiling",
+            lambda r: bare is not None and r.rps >= 0.05 * bare,
             tokens_each=1,
         )
         self.optional(
@@ -408,7 +410,7 @@ class Bench:
         row.cores(split.cores())
         row.note += (
             f"; {paced.connections} conn, {pause} ms pause; password grants meanwhile "
-            f"{beside.rps:,.0f}/s = {beside.rps / self.hash.rate:.2f} of the ceiling"
+            f"{beside.rps:,.0f}/s = {beside.rps / self.hash.together:.2f} of the ceiling"
         )
         row.data["password_grants"] = beside.as_dict()
         if beside.errors:
@@ -465,7 +467,7 @@ class Bench:
     def refresh(self, storefront: infra.Client, guest: wrk.Result | None) -> None:
         """Refresh grants with the guest row's refresh tokens: back-office ones would cost a
         password grant (an argon2 verify) each to mint."""
-        name, target = "refresh grant (visitor families)", "≥ 2,000/s"
+        name, target = "refresh grant (visitor families)", "≥ 0.034 x the bare ceiling"
         if not self.have_wrk:
             self.rows.append(Row.not_run(name, NO_WRK, target))
             return
@@ -478,8 +480,15 @@ class Bench:
         pool = self.refresh_pool(guest, storefront, load.threads)
         # tokens_each=0: a rotation deletes the old pair as it records the new one.
         result = self.measured(
-            "refresh", name, load, self.bare_rate, target, lambda r: r.rps >= 2000
+            "refresh",
+            name,
+            load,
+            self.bare_rate,
+            target,
+            lambda r: self.bare_rate is not None and r.rps >= 0.034 * self.bare_rate,
         )
+        if result is not None and self.bare_rate:
+            self.refresh_rate = result.rps
         if result is not None:
             row = self.rows[-1]
             row.note += f"; pool of {pool:,} refresh tokens, {result.threads['used']:,} used"
@@ -545,7 +554,16 @@ class Bench:
         pooled = {"body": session.exchange_body(client), "pool": str(self.tmp / "codes-")}
         load = self.load("pool.lua", args={"path": ENDPOINT} | pooled, headers=(JSON_BODY,))
         pool = self.deal(self.harvested("code-"), "codes-", load.threads)
-        result = self.measured("code", name, load, self.bare_rate, tokens_each=2)
+        refresh = self.refresh_rate
+        result = self.measured(
+            "code",
+            name,
+            load,
+            self.bare_rate,
+            "≥ the refresh row's ratio" if refresh else "",
+            lambda r: r.rps >= refresh if refresh else None,
+            tokens_each=2,
+        )
         if result is None:
             return
         row = self.rows[-1]
