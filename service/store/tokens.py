@@ -4,15 +4,22 @@ A token is valid only while its record exists. A family is one login (password o
 client_credentials grant) and everything refreshed from it; its id is the Redis Cluster
 hash tag of its keys, so each family's operations stay in one slot:
 
-    <prefix>{<family>}:a:<access jti>  -> "1"                          TTL access lifetime
     <prefix>{<family>}:f               -> "<refresh jti> <access jti>"  TTL refresh lifetime
-                                          ("- <access jti>" when no refresh token was issued)
-    <prefix>{<family>}:m               -> hash {client, at, refreshed}  TTL refresh lifetime
-                                          (an owner's login, for the admin's list of them)
+                                          + " <logged in at> <refreshed at> <client id>"
+                                          (without refresh token: "- ...", access's TTL)
+    <prefix>{<family>}:a:<access jti>  -> "1"                          TTL access lifetime
     <prefix>{<family>}:r               -> "<jti rotated> <sealed pair>" TTL the retry window
 
-A family has at most one live refresh token and one live access token, named by its family
-record: a presented refresh token whose jti is not the current one was used before, which is
+The family record names the family's one live refresh token ("-" when none was issued) and
+its one live access token. An owner's login (not a visitor's) goes on with what the admin's
+list of an owner's logins shows: when it logged in and was last refreshed (unix seconds;
+"-": never) and its client (last: the rest of the value). An access token has a key of its
+own, which expires before the family does, except in an owner's login without a refresh
+token: there the family record lives exactly as long, and is the access token's record.
+(Records written before the login's details were kept there always came with an access
+key; an owner's login was described by a hash `{<family>}:m`, no longer read: it expires.)
+
+A presented refresh token whose jti is not the current one was used before, which is
 theft (RFC 9700 §4.14.2), and the family goes in the same round trip.
 
 To revoke everything of an owner, an index names the owner's live families (scored by when
@@ -49,44 +56,93 @@ from service.oauth.ports import LiveLogin, Owner, Recorded, Replay, Replayed, Ro
 from service.store.errors import translated
 from service.store.topology import RedisClient
 
-# KEYS: family record, new access key, retry record. ARGV: presented refresh jti, access
-# key prefix, new family record value, new access TTL, new refresh TTL, sealed pair, retry
-# window (0: none). The retry record is "<jti rotated> <sealed pair it got>": the same jti
-# presented again while it lives, and while that pair's access token does, gets the pair.
-# (The old access key is built in the script; it shares the family's hash tag, so its slot.)
-_ROTATE = """
+# In every script: a family record's refresh jti, access jti, and the login's details
+# (from its first space on, or empty).
+_FIELDS = "string.match(current, '^(%S+) (%S+)(.*)$')"
+
+# KEYS: owner index, the access token's key, family record, owner's generation marker,
+# client's revocation marker. ARGV: family, its index entry's score (0: not indexed), now,
+# index TTL, access TTL (0: no key of its own), family record, its TTL. Single Redis only:
+# the index and the markers live in other Cluster slots than the family. In the order the
+# module docstring requires: the index entry, the records, then both markers read.
+_RECORD = """
+if ARGV[2] ~= '0' then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+if ARGV[5] ~= '0' then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[5])
+end
+redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
+return {redis.call('GET', KEYS[4]), redis.call('GET', KEYS[5])}
+"""
+
+# KEYS: family record, new access key, retry record; on a single Redis also the client's
+# revocation marker (read first) and the owner index (the family's entry moved on with a
+# rotation; a Cluster keeps both in other slots, for separate commands). ARGV: presented
+# refresh jti, access key prefix, new refresh jti, new access jti, new access TTL, new
+# refresh TTL, sealed pair, retry window (0: none), now, family, index score (0: not
+# indexed), index TTL. Returns {outcome, sealed pair, the client's revocation marker}.
+# The retry record is "<jti rotated> <sealed pair>": the same jti presented again while it
+# lives, and while that pair's access token does, gets the pair. (The old access key is
+# built in the script; it shares the family's hash tag, so its slot.)
+_ROTATE = f"""
+local revoked = false
+if KEYS[4] then revoked = redis.call('GET', KEYS[4]) end
 local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-local refresh, access = string.match(current, '^(%S+) (%S+)$')
+if not current then return {{0, false, revoked}} end
+local refresh, access, details = {_FIELDS}
 if refresh ~= ARGV[1] then
   local retry = redis.call('GET', KEYS[3])
   if retry and redis.call('EXISTS', ARGV[2] .. access) == 1 then
     local rotated, sealed = string.match(retry, '^(%S+) (%S+)$')
-    if rotated == ARGV[1] then return {2, sealed} end
+    if rotated == ARGV[1] then return {{2, sealed, revoked}} end
   end
   redis.call('DEL', KEYS[1], ARGV[2] .. access, KEYS[3])
-  return -1
+  return {{-1, false, revoked}}
 end
+local value = ARGV[3] .. ' ' .. ARGV[4]
+local at, client = string.match(details, '^ (%S+) %S+ (.*)$')
+if at then value = value .. ' ' .. at .. ' ' .. ARGV[9] .. ' ' .. client end
 redis.call('DEL', ARGV[2] .. access)
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[5])
-if tonumber(ARGV[7]) > 0 then
-  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. ARGV[6], 'EX', ARGV[7])
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[5])
+redis.call('SET', KEYS[1], value, 'EX', ARGV[6])
+if tonumber(ARGV[8]) > 0 then
+  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. ARGV[7], 'EX', ARGV[8])
 else
   redis.call('DEL', KEYS[3])
 end
-return 1
+if KEYS[5] and ARGV[11] ~= '0' then
+  redis.call('ZADD', KEYS[5], ARGV[11], ARGV[10])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[9])
+  redis.call('EXPIRE', KEYS[5], ARGV[12])
+end
+return {{1, false, revoked}}
 """
 
-# KEYS: family record. ARGV: access key prefix, retry record, login record. Deletes the
-# family's refresh record, its current access token, what a retry of its last rotation
-# would get, and the admin's record of the login: a revoked login leaves nothing behind.
+# KEYS: family record. ARGV: access key prefix, retry record. Deletes the family's record
+# (its refresh token, and what the admin sees of the login), its current access token, and
+# what a retry of its last rotation would get: a revoked login leaves nothing behind.
 _REVOKE_FAMILY = """
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
-local access = string.match(current, ' (%S+)$')
-redis.call('DEL', ARGV[2], ARGV[3])
+local access = string.match(current, '^%S+ (%S+)')
+redis.call('DEL', ARGV[2])
 return redis.call('DEL', KEYS[1], ARGV[1] .. access)
+"""
+
+# KEYS: the access token's key, its family record. ARGV: its jti. Where the family record
+# is the token's record (no refresh token), the login goes: nothing of it is left to use.
+_REVOKE_ACCESS = f"""
+if redis.call('DEL', KEYS[1]) == 1 then return 1 end
+local current = redis.call('GET', KEYS[2])
+if not current then return 0 end
+local refresh, access, details = {_FIELDS}
+if refresh == '-' and access == ARGV[1] and details ~= '' then
+  return redis.call('DEL', KEYS[2])
+end
+return 0
 """
 
 
@@ -101,17 +157,20 @@ return redis.call('EXPIRE', KEYS[1], ARGV[2])
 """
 
 
-# KEYS: the token's record, its client's revocation marker. ARGV: "1" for a refresh token,
-# its jti, its iat. Single Redis only: on a Cluster the two keys may live on two nodes.
-_USABLE = """
+# KEYS: the token's family record, its client's revocation marker, the access token's key.
+# ARGV: "1" for a refresh token, its jti, its iat. Single Redis only: on a Cluster the
+# marker may live on another node (there is_live decides on the same reads).
+_USABLE = f"""
 local revoked = redis.call('GET', KEYS[2])
 if revoked and tonumber(ARGV[3]) <= tonumber(revoked) then return 0 end
+if ARGV[1] == '0' and redis.call('EXISTS', KEYS[3]) == 1 then return 1 end
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local refresh, access, details = {_FIELDS}
 if ARGV[1] == '1' then
-  local current = redis.call('GET', KEYS[1])
-  if current and string.match(current, '^(%S+)') == ARGV[2] then return 1 end
-  return 0
+  return refresh == ARGV[2] and 1 or 0
 end
-return redis.call('EXISTS', KEYS[1])
+return (refresh == '-' and access == ARGV[2] and details ~= '') and 1 or 0
 """
 
 
@@ -124,8 +183,10 @@ class TokenStore:
         self._redis = redis
         self._prefix = prefix
         self._index_ttl = index_ttl
+        self._record = redis.register_script(_RECORD)
         self._rotate = redis.register_script(_ROTATE)
         self._revoke_family = redis.register_script(_REVOKE_FAMILY)
+        self._revoke_access = redis.register_script(_REVOKE_ACCESS)
         self._raise_generation = redis.register_script(_RAISE_GENERATION)
         self._usable = redis.register_script(_USABLE)
         self._cluster = isinstance(redis, RedisCluster)
@@ -171,7 +232,7 @@ class TokenStore:
                 except NoScriptError:
                     if attempt:
                         raise
-            for script in (self._rotate, self._revoke_family, self._raise_generation):
+            for script in (self._revoke_family, self._revoke_access, self._raise_generation):
                 await self._redis.script_load(script.script)
         raise AssertionError("unreachable")
 
@@ -183,17 +244,6 @@ class TokenStore:
 
     def _family_key(self, family: str) -> str:
         return f"{self._prefix}{{{family}}}:f"
-
-    def _meta_key(self, family: str) -> str:
-        return f"{self._prefix}{{{family}}}:m"
-
-    def _describe(self, pipe: Any, subject: Subject, family: str, ttl: int, **fields: Any) -> None:
-        # Written in the round trip the tokens are: what an admin sees of a login costs the
-        # login nothing more. Visitors are never listed.
-        if subject.is_visitor:
-            return
-        pipe.hset(self._meta_key(family), mapping=fields)
-        pipe.expire(self._meta_key(family), ttl)
 
     def _retry_key(self, family: str) -> str:
         return f"{self._prefix}{{{family}}}:r"
@@ -207,14 +257,20 @@ class TokenStore:
     def _owner_marker(self, subject: Subject) -> str:
         return f"{self._prefix}gen:o:{subject.audience}:{subject.claim}"
 
-    def _index(self, pipe: Any, subject: Subject, family: str, ttl: int) -> None:
-        # A visitor has one login and no owner-wide revocation: no index to keep.
-        if subject.is_visitor:
-            return
-        key, now = self._owner_index(subject), int(time.time())
-        pipe.zadd(key, {family: now + ttl})
-        pipe.zremrangebyscore(key, "-inf", now)
-        pipe.expire(key, self._index_ttl)
+    @staticmethod
+    def _index_score(subject: Subject, now: int, ttl: int) -> int:
+        """The score of the family's entry in its owner's index: when its last token can last
+        be used; 0 for a visitor, who has one login and no owner-wide revocation, so no
+        index to keep."""
+        return 0 if subject.is_visitor else now + ttl
+
+    def _index(self, pipe: Any, subject: Subject, family: str, now: int, ttl: int) -> None:
+        score = self._index_score(subject, now, ttl)
+        if score:
+            key = self._owner_index(subject)
+            pipe.zadd(key, {family: score})
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.expire(key, self._index_ttl)
 
     async def record(
         self,
@@ -227,38 +283,51 @@ class TokenStore:
         revocation markers: a login whose owner was revoked since it read its generation,
         or whose client was revoked since `started` (when the request began, before it
         authenticated the client), revokes what it just recorded. Issued only if all of it
-        succeeded. (No MULTI: the index lives in another Cluster slot than the family.)"""
-        family_value = f"{refresh.jti if refresh else '-'} {access.jti}"
+        succeeded. One script on a single Redis; on a Cluster (where the index lives in
+        another slot than the family) the writes, then the reads."""
+        subject, family, now = owner.subject, access.family, int(time.time())
+        value = f"{refresh.jti if refresh else '-'} {access.jti}"
+        if not subject.is_visitor:  # an owner's login, for the admin's list of them
+            value += f" {now} - {owner.client_id}"
         family_ttl = refresh.ttl if refresh else access.ttl
-        owner_marker = self._owner_marker(owner.subject)
-
-        def write(pipe: Any) -> None:
-            self._index(pipe, owner.subject, access.family, family_ttl)
-            pipe.set(self._access_key(access.family, access.jti), b"1", ex=access.ttl)
-            pipe.set(self._family_key(access.family), family_value, ex=family_ttl)
-            self._describe(
-                pipe,
-                owner.subject,
-                access.family,
-                family_ttl,
-                client=owner.client_id,
-                at=int(time.time()),
-            )
-
-        def read(pipe: Any) -> None:
-            pipe.get(owner_marker)
-            pipe.get(self._client_marker(owner.client_id))
-
-        def both(pipe: Any) -> None:
-            write(pipe)
-            read(pipe)
+        # Without a refresh token, an owner's family record is the access token's record.
+        access_ttl = access.ttl if refresh or subject.is_visitor else 0
+        owner_marker = self._owner_marker(subject)
+        client_marker = self._client_marker(owner.client_id)
 
         with translated("redis"):
-            if self._cluster:  # concurrent commands: the reads must wait for the writes
-                await self._execute(write)
+            if self._cluster:
+
+                def write(pipe: Any) -> None:
+                    self._index(pipe, subject, family, now, family_ttl)
+                    if access_ttl:
+                        pipe.set(self._access_key(family, access.jti), b"1", ex=access_ttl)
+                    pipe.set(self._family_key(family), value, ex=family_ttl)
+
+                def read(pipe: Any) -> None:
+                    pipe.get(owner_marker)
+                    pipe.get(client_marker)
+
+                await self._execute(write)  # concurrent commands: the reads wait for these
                 generation, client_revoked = await self._execute(read)
-            else:  # one connection runs a pipeline in order: one round trip
-                generation, client_revoked = (await self._execute(both))[-2:]
+            else:
+                keys = [
+                    self._owner_index(subject),
+                    self._access_key(family, access.jti),
+                    self._family_key(family),
+                    owner_marker,
+                    client_marker,
+                ]
+                args: list[str | int] = [
+                    family,
+                    self._index_score(subject, now, family_ttl),
+                    now,
+                    self._index_ttl,
+                    access_ttl,
+                    value,
+                    family_ttl,
+                ]
+                generation, client_revoked = await self._record(keys=keys, args=args)
         outcome = Recorded.ISSUED
         if int(generation or -1) > owner.generation:
             outcome = Recorded.OWNER_REVOKED
@@ -277,75 +346,85 @@ class TokenStore:
     ) -> Rotation | Replayed:
         """Consume the presented refresh token of `refresh.family` and record the new pair,
         atomically: of two concurrent uses of one refresh token, one wins (the other, within
-        a `replay` window, gets what the winner kept). One round trip, but for a client
-        revoked since the token was issued, whose family then goes."""
-        family = refresh.family
-
-        def queue(pipe: Any) -> None:
-            pipe.get(self._client_marker(presented.client_id))
-            self._queue(
-                pipe,
-                self._rotate,
-                keys=[
-                    self._family_key(family),
-                    self._access_key(access.family, access.jti),
-                    self._retry_key(family),
-                ],
-                args=[
-                    presented.jti,
-                    self._access_prefix(access.family),
-                    f"{refresh.jti} {access.jti}",
-                    access.ttl,
-                    refresh.ttl,
-                    replay.sealed if replay else "-",
-                    replay.window if replay else 0,
-                ],
-            )
-            # The family lives on: so must the index entry that finds it.
-            self._index(pipe, presented.subject, family, refresh.ttl)
-            self._describe(pipe, presented.subject, family, refresh.ttl, refreshed=int(time.time()))
-
+        a `replay` window, gets what the winner kept). One round trip (one script on a
+        single Redis), but for a client revoked since the token was issued, whose family
+        then goes."""
+        subject, family, now = presented.subject, refresh.family, int(time.time())
+        keys = [
+            self._family_key(family),
+            self._access_key(access.family, access.jti),
+            self._retry_key(family),
+        ]
+        args: list[str | int] = [
+            presented.jti,
+            self._access_prefix(access.family),
+            refresh.jti,
+            access.jti,
+            access.ttl,
+            refresh.ttl,
+            replay.sealed if replay else "-",
+            replay.window if replay else 0,
+            now,
+        ]
+        marker = self._client_marker(presented.client_id)
         with translated("redis"):
-            revoked_at, outcome, *_ = await self._execute(queue)
+            if self._cluster:
+
+                def queue(pipe: Any) -> None:
+                    pipe.get(marker)
+                    self._queue(pipe, self._rotate, keys, args)
+                    # The family lives on: so must the index entry that finds it.
+                    self._index(pipe, subject, family, now, refresh.ttl)
+
+                revoked_at, (outcome, sealed, _), *_ = await self._execute(queue)
+            else:
+                keys += [marker, self._owner_index(subject)]
+                args += [family, self._index_score(subject, now, refresh.ttl), self._index_ttl]
+                outcome, sealed, revoked_at = await self._rotate(keys=keys, args=args)
         if revoked_at is not None and presented.issued_at <= int(revoked_at):
             await self.revoke_family(family)
             return Rotation.UNKNOWN
-        if isinstance(outcome, list):
-            sealed = outcome[1]
-            return Replayed(sealed.decode() if isinstance(sealed, bytes) else str(sealed))
+        if sealed is not None:
+            return Replayed(_text(sealed))
         return Rotation(int(outcome))
 
     async def is_live(self, claims: Claims) -> bool:
         """The token's record exists (for a refresh token: it is its family's current one)
-        and its client was not revoked since it was issued: one round trip (one command on
+        and its client was not revoked since it was issued: one round trip (one script on
         a single Redis, a pipeline on a Cluster)."""
         refresh, family, jti = claims.kind is TokenKind.REFRESH, claims.family, claims.jti
         issued_at = claims.issued_at
         marker = self._client_marker(claims.client_id)
-        record_key = self._family_key(family) if refresh else self._access_key(family, jti)
+        family_key, access_key = self._family_key(family), self._access_key(family, jti)
         if not self._cluster:
             with translated("redis"):
                 found = await self._usable(
-                    keys=[record_key, marker], args=["1" if refresh else "0", jti, issued_at]
+                    keys=[family_key, marker, access_key],
+                    args=["1" if refresh else "0", jti, issued_at],
                 )
             return bool(found)
 
         def queue(pipe: Any) -> None:
-            if refresh:
-                pipe.get(record_key)
-            else:
-                pipe.exists(record_key)
+            pipe.get(family_key)
             pipe.get(marker)
+            if not refresh:
+                pipe.exists(access_key)
 
         with translated("redis"):
-            record, revoked_at = await self._execute(queue)
-        alive = _current_refresh(record) == jti if refresh else bool(record)
-        return alive and (revoked_at is None or issued_at > int(revoked_at))
+            current, revoked_at, *own_key = await self._execute(queue)
+        if revoked_at is not None and issued_at <= int(revoked_at):
+            return False
+        if refresh:
+            return _fields(current)[0] == jti
+        return bool(own_key[0]) or _is_access_record(current, jti)
 
     async def revoke_access(self, claims: Claims) -> bool:
-        key = self._access_key(claims.family, claims.jti)
+        keys = [self._access_key(claims.family, claims.jti), self._family_key(claims.family)]
         with translated("redis"):
-            [deleted] = await self._execute(lambda pipe: pipe.delete(key), durable=True)
+            [deleted] = await self._execute(
+                lambda pipe: self._queue(pipe, self._revoke_access, keys, [claims.jti]),
+                durable=True,
+            )
         return bool(deleted)
 
     def _queue_revoke_family(self, pipe: Any, family: str) -> None:
@@ -353,7 +432,7 @@ class TokenStore:
             pipe,
             self._revoke_family,
             keys=[self._family_key(family)],
-            args=[self._access_prefix(family), self._retry_key(family), self._meta_key(family)],
+            args=[self._access_prefix(family), self._retry_key(family)],
         )
 
     async def revoke_family(self, family: str) -> bool:
@@ -400,24 +479,15 @@ class TokenStore:
 
             def queue(pipe: Any) -> None:
                 for family, _ in entries:
-                    pipe.exists(self._family_key(family))
-                    pipe.hgetall(self._meta_key(family))
+                    pipe.get(self._family_key(family))
 
-            results = await self._execute(queue) if entries else []
+            records = await self._execute(queue) if entries else []
         found = []
-        for (family, expires), live, meta in zip(entries, results[::2], results[1::2], strict=True):
-            if not live:
+        for (family, expires), record in zip(entries, records, strict=True):
+            if record is None:
                 continue
-            fields = {_text(k): _text(v) for k, v in meta.items()}
-            found.append(
-                LiveLogin(
-                    family,
-                    fields.get("client"),
-                    _number(fields.get("at")),
-                    _number(fields.get("refreshed")),
-                    expires,
-                )
-            )
+            *_, at, refreshed, client = _fields(record)
+            found.append(LiveLogin(family, client, _number(at), _number(refreshed), expires))
         return sorted(found, key=lambda login: login.logged_in_at or 0, reverse=True)
 
     async def revoke_client(self, client_id: str, until: int | None = None) -> int:
@@ -479,7 +549,19 @@ def _number(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
-def _current_refresh(record: bytes | str | None) -> str | None:
-    if isinstance(record, bytes):
-        record = record.decode("ascii")
-    return None if record is None else record.split(" ")[0]
+def _fields(
+    record: bytes | str | None,
+) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """A family record's refresh jti, access jti, login time, refresh time and client (None
+    for what it does not hold), as the scripts read it (_FIELDS)."""
+    if record is None:
+        return None, None, None, None, None
+    refresh, access, *details = _text(record).split(" ", 4)
+    at, refreshed, client = details if len(details) == 3 else (None, None, None)
+    return refresh, access, at, refreshed, client
+
+
+def _is_access_record(record: bytes | str | None, jti: str) -> bool:
+    """The family record is the access token `jti`'s own (as `_USABLE` decides)."""
+    refresh, access, at, *_ = _fields(record)
+    return refresh == "-" and access == jti and at is not None

@@ -14,10 +14,5 @@ def family_key(prefix: str, family: str) -> str:
     return f"{prefix}{{{family}}}:f"
 
 
-def login_key(prefix: str, family: str) -> str:
-    """An owner's login, as the admin's list of logins shows it."""
-    return f"{prefix}{{{family}}}:m"
-
-
 def owner_index(prefix: str, subject: Subject) -> str:
     return f"{prefix}idx:o:{subject.audience}:{subject.claim}"

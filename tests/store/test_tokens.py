@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.oauth.model import Subject, TokenKind
-from service.oauth.ports import Owner, Rotation, TokenRecord
+from service.oauth.ports import LiveLogin, Owner, Recorded, Replay, Rotation, TokenRecord
 from service.store.tokens import TokenStore
 from tests.records import claims_for, presented
 from tests.store import keys
@@ -73,9 +73,74 @@ async def test_refresh_record_remembers_its_access_token(
     store: TokenStore, backend: Redis, prefix: str
 ) -> None:
     access, refresh = pair()
+    before = int(time.time())
     await store.record(OWNER, access, refresh)
-    stored = await backend.get(keys.family_key(prefix, refresh.family))
-    assert stored == f"{refresh.jti} {access.jti}".encode()
+    stored = (await backend.get(keys.family_key(prefix, refresh.family))).decode()
+    # Then the login as the admin's list shows it: when, refreshed never, which client.
+    current, at, never, client = stored.rsplit(" ", 3)
+    assert current == f"{refresh.jti} {access.jti}"
+    assert before <= int(at) <= time.time()
+    assert (never, client) == ("-", OWNER.client_id)
+
+
+async def test_an_owners_login_without_refresh_token_is_one_record(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
+    """Its family record lives as long as the access token, and is the token's record."""
+    access, _ = pair(access_ttl=60)
+    await store.record(OWNER, access, None)
+    assert [k.decode() async for k in backend.scan_iter(f"{prefix}*{{*")] == [
+        keys.family_key(prefix, access.family)
+    ]
+    assert 55 <= await backend.ttl(keys.family_key(prefix, access.family)) <= 60
+    assert await alive(store, access)
+    other, _ = next_pair(access)
+    assert not await alive(store, other)
+
+    assert await store.revoke_access(claims_for(access, OWNER))
+    assert not await alive(store, access)
+    assert not await backend.exists(keys.family_key(prefix, access.family))
+    assert not await store.revoke_access(claims_for(access, OWNER))
+
+
+async def test_a_visitors_access_token_keeps_a_key_of_its_own(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
+    visitor = Owner(Subject.visitor("0123456789abcdef0123"), "shop")
+    access, _ = pair()
+    await store.record(visitor, access, None)
+    assert await backend.get(keys.family_key(prefix, access.family)) == f"- {access.jti}".encode()
+    assert await backend.exists(keys.access_key(prefix, access.family, access.jti))
+    assert await alive(store, access)
+    assert await store.revoke_access(claims_for(access, visitor))
+    assert not await alive(store, access)
+
+
+async def test_a_record_without_the_logins_details_needs_its_access_key(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
+    """A family record written before it held the login's details: its access token lives
+    only while its own key does (one revoked then must not come back)."""
+    access, _ = pair()
+    await backend.set(keys.family_key(prefix, access.family), f"- {access.jti}", ex=60)
+    assert not await alive(store, access)
+    await backend.set(keys.access_key(prefix, access.family, access.jti), "1", ex=60)
+    assert await alive(store, access)
+
+
+async def test_a_record_without_the_logins_details_rotates(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
+    access, refresh = pair()
+    family = keys.family_key(prefix, refresh.family)
+    await backend.set(family, f"{refresh.jti} {access.jti}", ex=600)
+    await backend.set(keys.access_key(prefix, access.family, access.jti), "1", ex=60)
+    new_access, new_refresh = next_pair(refresh)
+    outcome = await store.rotate(presented(refresh, OWNER), new_access, new_refresh)
+    assert outcome is Rotation.ROTATED
+    assert await backend.get(family) == f"{new_refresh.jti} {new_access.jti}".encode()
+    assert not await alive(store, access)
+    assert await alive(store, new_access)
 
 
 async def test_unknown_tokens_are_not_alive(store: TokenStore) -> None:
@@ -109,18 +174,21 @@ async def test_keys_of_one_family_share_a_cluster_hash_tag(
         [
             keys.access_key(prefix, access.family, access.jti),
             keys.family_key(prefix, refresh.family),
-            keys.login_key(prefix, refresh.family),
         ]
     )
 
 
 async def test_expired_records_disappear(store: TokenStore, backend: Redis, prefix: str) -> None:
-    access, _ = pair(access_ttl=1)
-    await store.record(OWNER, access, None)
-    key = keys.access_key(prefix, access.family, access.jti)
-    await backend.pexpire(key, 1)
+    access, refresh = pair()
+    await store.record(OWNER, access, refresh)
+    alone, _ = pair()  # no refresh token: its family record is its record
+    await store.record(OWNER, alone, None)
+    await backend.pexpire(keys.access_key(prefix, access.family, access.jti), 1)
+    await backend.pexpire(keys.family_key(prefix, alone.family), 1)
     await asyncio.sleep(0.05)
     assert not await alive(store, access)
+    assert not await alive(store, alone)
+    assert await alive(store, refresh, refresh=True)
 
 
 def next_pair(previous: TokenRecord) -> tuple[TokenRecord, TokenRecord]:
@@ -182,14 +250,16 @@ async def test_concurrent_rotations_of_one_token_have_one_winner(store: TokenSto
 
 
 async def test_revoke_family(store: TokenStore, backend: Redis, prefix: str) -> None:
-    access, refresh = pair()
-    await store.record(OWNER, access, refresh)
-    assert await backend.exists(keys.login_key(prefix, refresh.family))
+    first, refresh = pair()
+    await store.record(OWNER, first, refresh)
+    access, current = next_pair(refresh)
+    # A rotation kept what a retry would get: that goes too.
+    await store.rotate(presented(refresh, OWNER), access, current, Replay("sealed", 10))
     assert await store.revoke_family(refresh.family)
-    # The admin's record of the login goes with it, not at its TTL weeks later.
-    assert not await backend.exists(keys.login_key(prefix, refresh.family))
+    # Nothing of the login is left, the admin's view of it included, not at its TTL weeks later.
+    assert [k async for k in backend.scan_iter(f"{prefix}{{{refresh.family}}}*")] == []
     assert not await alive(store, access)
-    assert not await alive(store, refresh, refresh=True)
+    assert not await alive(store, current, refresh=True)
     assert not await store.revoke_family(refresh.family)
 
 
@@ -242,3 +312,53 @@ async def test_rotation_survives_redis_forgetting_its_scripts(
     assert (
         await store.rotate(presented(refresh, OWNER), new_access, new_refresh) is Rotation.ROTATED
     )
+
+
+async def test_a_login_in_flight_reads_the_markers_after_recording(store: TokenStore) -> None:
+    """The owner's tokens revoked since the login read its generation, or the client's
+    since the request started: what it recorded is revoked, and it is told which."""
+    await store.revoke_owner(OWNER.subject, generation=3)
+    stale, refresh = pair()
+    outcome = await store.record(Owner(OWNER.subject, OWNER.client_id, 2), stale, refresh)
+    assert outcome is Recorded.OWNER_REVOKED
+    assert not await alive(store, stale)
+    assert not await alive(store, refresh, refresh=True)
+    current, _ = pair()
+    assert await store.record(Owner(OWNER.subject, OWNER.client_id, 3), current, None) is (
+        Recorded.ISSUED
+    )
+    assert await alive(store, current)
+
+    started = time.time()
+    await store.revoke_client(OTHER_CLIENT.client_id)
+    late, _ = pair()
+    assert await store.record(OTHER_CLIENT, late, None, started) is Recorded.CLIENT_REVOKED
+    assert not await alive(store, late)
+
+
+async def test_logins_are_listed_from_their_family_records(
+    store: TokenStore, backend: Redis, prefix: str
+) -> None:
+    before = int(time.time())
+    first, refresh = pair(refresh_ttl=600)
+    await store.record(OWNER, first, refresh)
+    await store.rotate(presented(refresh, OWNER), *next_pair(refresh))
+    alone, _ = pair(access_ttl=60)
+    await store.record(OTHER_CLIENT, alone, None)
+    # A family recorded before its record held the login's details: listed without them.
+    legacy, _ = pair()
+    await backend.set(keys.family_key(prefix, legacy.family), f"x {legacy.jti}", ex=60)
+    await backend.zadd(keys.owner_index(prefix, OWNER.subject), {legacy.family: before + 60})
+    gone, _ = pair()
+    await store.record(OWNER, gone, None)
+    await store.revoke_access(claims_for(gone, OWNER))
+
+    logins = {login.family: login for login in await store.logins(OWNER.subject)}
+    assert set(logins) == {refresh.family, alone.family, legacy.family}
+    rotated, once = logins[refresh.family], logins[alone.family]
+    assert rotated.client_id == OWNER.client_id
+    assert before <= (rotated.logged_in_at or 0) <= (rotated.refreshed_at or 0) <= time.time()
+    assert before + 600 <= rotated.expires_at <= time.time() + 600
+    assert (once.client_id, once.refreshed_at) == (OTHER_CLIENT.client_id, None)
+    assert before + 60 <= once.expires_at <= time.time() + 60
+    assert logins[legacy.family] == LiveLogin(legacy.family, None, None, None, before + 60)
