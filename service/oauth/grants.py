@@ -24,7 +24,7 @@ from service.oauth.errors import (
 )
 from service.oauth.logins import PasswordLogin
 from service.oauth.model import ADMIN_SCOPE, GRANT_TYPES, GrantType
-from service.oauth.owners import REVOKED, Grantee, Owners
+from service.oauth.owners import REVOKED, Grantee, Owners, is_guest
 from service.oauth.ports import Owner, Recorded, Replayed, Rotation, TokenRecords
 from service.oauth.protection import Admission, Guard
 from service.oauth.retries import RetryWindow
@@ -113,7 +113,7 @@ class PasswordGrant:
     ) -> Issued:
         username, password = required(params, "username"), required(params, "password")
         granted = scopes.granted(client, params)
-        if self._owners.is_guest(client.audience, username, password):
+        if is_guest(client.audience, username, password):
             await self._guard.admit(admission, guest=True)
             grantee = await self._owners.visitor()
         else:
@@ -259,7 +259,7 @@ class TokenEndpoint:
         admission: Admission,
     ) -> tuple[Client, Issued]:
         # Counted first, whatever follows: past the rate, a caller costs no Postgres query.
-        await self._guard.admit(admission)
+        await self._guard.admit(admission, guest=self._guest_login(grant_type, params, basic))
         if not grant_type:
             raise InvalidRequest.parameter("grant_type")
         grant = self._grants.get(GrantType(grant_type)) if grant_type in GRANT_TYPES else None
@@ -267,3 +267,16 @@ class TokenEndpoint:
             raise UnsupportedGrantType(hint="Check that all required parameters have been provided")
         client = await self._clients.authenticate(credentials(params, basic), grant.grant_type)
         return client, await grant.respond(client, params, admission)
+
+    def _guest_login(
+        self, grant_type: str | None, params: Mapping[str, str], basic: tuple[str, str] | None
+    ) -> bool:
+        """Whether the request is a guest login of a client this worker knows already: then
+        its guest login is counted with the request, in one round trip (else the password
+        grant counts it once it has authenticated the client)."""
+        client_id = params.get("client_id") or (basic[0] if basic else None)
+        if grant_type != GrantType.PASSWORD or not client_id:
+            return False
+        client = self._clients.known(client_id)
+        username, password = params.get("username") or "", params.get("password") or ""
+        return client is not None and is_guest(client.audience, username, password)

@@ -28,10 +28,11 @@ class Grantee:
     generation: int = 0
 
 
-def _is_guest(username: str, password: str) -> bool:
+def is_guest(audience: Audience, username: str, password: str) -> bool:
+    """A storefront client's guest login (username and password `guest`)."""
     user_ok = hmac.compare_digest(username.encode(), GUEST.encode())
     password_ok = hmac.compare_digest(password.encode(), GUEST.encode())
-    return user_ok and password_ok
+    return audience is Audience.STOREFRONT and user_ok and password_ok
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,6 @@ class Owners:
         self._visitors = visitors
         self._passwords = passwords
         self._visitor_lifetime = visitor_lifetime
-
-    def is_guest(self, audience: Audience, username: str, password: str) -> bool:
-        return audience is Audience.STOREFRONT and _is_guest(username, password)
 
     async def visitor(self) -> Grantee:
         """A new customer visitor row: every guest token gets its own."""

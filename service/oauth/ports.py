@@ -232,8 +232,9 @@ class Limits:
 class Counters(Protocol):
     """Brute-force counters shared by every instance."""
 
-    async def hit(self, bucket: str, rates: list[tuple[str, int]]) -> int:
-        """Count a request in each (name, per-minute limit) rate; 0, or seconds to wait."""
+    async def hit(self, bucket: str, rates: list[tuple[str, int]]) -> tuple[int, str]:
+        """Count a request in each (name, per-minute limit) rate, in order; (0, ""), or the
+        seconds to wait and the name of the first rate at its limit."""
 
     async def reserve(self, attempt: Attempt, limits: Limits) -> tuple[Verdict, int]:
         """Reserve a password check if neither its address nor account is at its limit."""

@@ -53,12 +53,14 @@ def address_bucket(address: str, ipv6_prefix: int) -> str:
 
 
 class Admission:
-    """One token request's count in its address's request rate, made once: a guest login is
-    then counted in the guest rate alone."""
+    """One token request's count in its address's request rate and, for a guest login, in
+    its guest rate: each made once, both in one round trip when the request is known to be
+    a guest login from the start."""
 
     def __init__(self, caller: Caller) -> None:
         self.caller = caller
         self.counted = False
+        self.guest_counted = False
 
 
 class Guard:
@@ -79,19 +81,22 @@ class Guard:
         rates = []
         if not admission.counted and s.requests_per_minute:
             rates.append(("rate", s.requests_per_minute))
-        if guest and s.guest_logins_per_minute:
+        if guest and not admission.guest_counted and s.guest_logins_per_minute:
             rates.append(("guest", s.guest_logins_per_minute))
         admission.counted = True
+        admission.guest_counted |= guest
         return rates
 
     async def admit(self, admission: Admission, guest: bool = False) -> None:
-        """Count the request (unless counted already) and, for a guest login, the guest
-        login; 429 past either limit. Before a guest's visitor row is created."""
+        """Count the request and, for a guest login, the guest login, each unless counted
+        already; 429 past either limit. Before a guest's visitor row is created."""
         rates = self._rates(admission, guest)
         if rates:
-            wait = await self._limits.hit(self._bucket(admission), rates)
+            wait, rate = await self._limits.hit(self._bucket(admission), rates)
             if wait:
-                metrics.count(metrics.RATE_LIMITED, "guest_logins" if guest else "requests")
+                metrics.count(
+                    metrics.RATE_LIMITED, "guest_logins" if rate == "guest" else "requests"
+                )
                 raise TooManyRequests(wait)
 
     async def reserve(self, admission: Admission, login: Login) -> Attempt | None:

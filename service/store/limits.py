@@ -44,20 +44,20 @@ local function hit(current, previous, limit, elapsed)
 end
 -- rates(first key, first arg): the request rates named by KEYS from `first` on (current and
 -- previous minute of each) and ARGV from `first` on (elapsed fraction, then one limit
--- each); the seconds to wait for the first one at its limit, or 0.
+-- each); the seconds to wait for the first one at its limit and its place (from 1), or 0.
 local function rates(key, arg)
   for i = arg + 1, #ARGV do
     local wait = hit(KEYS[key], KEYS[key + 1], tonumber(ARGV[i]), tonumber(ARGV[arg]))
     if wait > 0 then
-      return wait
+      return wait, i - arg
     end
     key = key + 2
   end
-  return 0
+  return 0, 0
 end
 """
 
-_RATES = _HIT + "return rates(1, 1)\n"
+_RATES = _HIT + "return {rates(1, 1)}\n"
 
 # KEYS: address failures, address pending, account failures, account pending, lock.
 # ARGV: now (ms), window (ms), max address failures, max account failures (0: not counted),
@@ -178,12 +178,14 @@ class LimitStore:
         keys = [f"{p}{name}:{bucket}:{minute - back}" for name, _ in rates for back in (0, 1)]
         return keys, [elapsed / MINUTE, *(limit for _, limit in rates)]
 
-    async def hit(self, bucket: str, rates: Sequence[tuple[str, int]]) -> int:
-        """Count a request in each (name, per-minute limit) rate of the bucket; 0 if under
-        every limit, else the seconds until one would be allowed."""
+    async def hit(self, bucket: str, rates: Sequence[tuple[str, int]]) -> tuple[int, str]:
+        """Count a request in each (name, per-minute limit) rate of the bucket, in order;
+        (0, "") if under every limit, else the seconds until one would be allowed and the
+        name of the first at its limit (the rates before it counted the request)."""
         keys, args = self._rate_args(bucket, rates)
         with translated("redis"):
-            return int(await self._rates(keys=keys, args=args))
+            wait, place = await self._rates(keys=keys, args=args)
+        return int(wait), rates[int(place) - 1][0] if wait else ""
 
     async def reserve(self, attempt: Attempt, limits: Limits) -> tuple[Verdict, int]:
         """Reserve the attempt against its address and account if neither is at its limit;

@@ -196,8 +196,8 @@ class ScriptedCounters:
     released: list[tuple[Attempt, bool]] = field(default_factory=list)
     lock_after: int = 0  # the failure that locks the account (0: never)
 
-    async def hit(self, bucket: str, rates: list[tuple[str, int]]) -> int:
-        return 0
+    async def hit(self, bucket: str, rates: list[tuple[str, int]]) -> tuple[int, str]:
+        return 0, ""
 
     async def reserve(self, attempt: Attempt, limits: Limits) -> tuple[Verdict, int]:
         return self.verdicts.pop(0) if self.verdicts else (Verdict.RESERVED, 0)

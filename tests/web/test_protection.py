@@ -334,12 +334,20 @@ async def test_guest_logins_have_their_own_per_address_limit(
     for _ in range(3):
         assert (await attempt(client, shop, username="guest", password="guest", headers=here)).ok
 
+    before = await scrape(client)
     refused = await attempt(client, shop, username="guest", password="guest", headers=here)
     assert refused.status == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert (await refused.json())["error"] == "too_many_requests"
     # No visitor row for the refused one.
     assert await pool.fetchval("SELECT count(*) FROM customer_visitors") == 3
+    # Counted with the request, before the client is authenticated (the worker knows it
+    # from the logins before): a wrong secret changes nothing.
+    wrong = Seeded(shop.client_id, "wrong-secret")
+    again = await attempt(client, wrong, username="guest", password="guest", headers=here)
+    assert again.status == 429
+    limited_by = value(await scrape(client), "oauth_rate_limited_total", limit="guest_logins")
+    assert limited_by - value(before, "oauth_rate_limited_total", limit="guest_logins") == 2
 
     # Other logins from the address, and guests from elsewhere, go on.
     customer = await attempt(
@@ -347,6 +355,25 @@ async def test_guest_logins_have_their_own_per_address_limit(
     )
     assert customer.status == 200
     assert (await attempt(client, shop, username="guest", password="guest", headers=elsewhere)).ok
+
+
+async def test_a_guest_login_past_the_request_rate_is_refused_for_the_rate(
+    aiohttp_client: Any, settings: Settings, factory: Factory, pool: Any
+) -> None:
+    """Both rates counted in one round trip: the request rate refuses first, and the
+    refusal is the request rate's."""
+    client = await limited(aiohttp_client, settings, requests_per_minute=2)
+    shop = await factory.client("storefront")
+    for _ in range(2):
+        assert (await attempt(client, shop, username="guest", password="guest")).ok
+    before = await scrape(client)
+    refused = await attempt(client, shop, username="guest", password="guest")
+    assert refused.status == 429
+    after = await scrape(client)
+    for limit, grew in (("requests", 1), ("guest_logins", 0)):
+        counted = value(after, "oauth_rate_limited_total", limit=limit)
+        assert counted - value(before, "oauth_rate_limited_total", limit=limit) == grew
+    assert await pool.fetchval("SELECT count(*) FROM customer_visitors") == 2
 
 
 async def test_past_the_rate_a_password_grant_costs_no_postgres_query(
