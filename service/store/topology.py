@@ -23,9 +23,40 @@ log = logging.getLogger(__name__)
 RedisClient: TypeAlias = Redis | RedisCluster
 
 
-class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+class WaitingConnectionPool(BlockingConnectionPool):
+    """A full pool waits for a connection (BlockingConnectionPool), but an idle connection
+    is taken, and one nobody waits for is put back, without the condition, the timeout
+    and the bookkeeping around them: that costs more than the rest of a command's Python
+    (tests/store/test_redis_pool.py holds the waiting to its promise)."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._available_connections or getattr(self, "_in_maintenance", False):
+            return await super().get_connection()  # type: ignore[no-untyped-call]
+        connection = self._available_connections.pop()
+        self._in_use_connections.add(connection)
+        try:
+            await self.ensure_connection(connection)
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        if getattr(self, "_in_maintenance", False):
+            await super().release(connection)
+            return
+        self._in_use_connections.remove(connection)
+        if connection.should_reconnect():
+            await connection.disconnect()
+        self._available_connections.append(connection)
+        if self._condition._waiters:  # someone waits: wake one
+            async with self._condition:
+                self._condition.notify()
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, WaitingConnectionPool):
     """The master's address from the sentinels (SentinelConnectionPool), and a full pool
-    waits for a connection (BlockingConnectionPool's get_connection and release), which
+    waits for a connection (WaitingConnectionPool's get_connection and release), which
     redis-py offers only apart."""
 
 
@@ -70,7 +101,7 @@ def connect(settings: RedisSettings, **options: Any) -> RedisClient:
         )
         return client
     # from_pool: the client closes the pool with itself.
-    return Redis.from_pool(BlockingConnectionPool.from_url(settings.url, **options, **pooling))
+    return Redis.from_pool(WaitingConnectionPool.from_url(settings.url, **options, **pooling))
 
 
 async def close(client: RedisClient) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -27,9 +28,7 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, in
 
 
 @pytest.fixture(params=["single", "sentinel"])
-async def two_connections(
-    request: pytest.FixtureRequest, redis_url: str
-) -> AsyncIterator[RedisClient]:
+def pool_settings(request: pytest.FixtureRequest, redis_url: str) -> RedisSettings:
     settings = RedisSettings(url=redis_url, max_connections=2, pool_timeout=0.5)
     if request.param == "sentinel":
         _, port = request.getfixturevalue("sentinel")
@@ -40,7 +39,12 @@ async def two_connections(
             sentinels=(f"127.0.0.1:{port}",),
             sentinel_master=MASTER,
         )
-    client = await create_redis(settings)
+    return settings
+
+
+@pytest.fixture
+async def two_connections(pool_settings: RedisSettings) -> AsyncIterator[RedisClient]:
+    client = await create_redis(pool_settings)
     yield client
     await close(client)
 
@@ -57,6 +61,28 @@ async def test_a_full_pool_waits_for_a_connection(two_connections: RedisClient) 
     assert await two_connections.ping() is True  # waited for a holder, did not fail
     assert 0.15 < time.monotonic() - start < 0.5
     await asyncio.gather(*holders)
+
+
+async def test_a_burst_takes_its_turns_on_the_pool(
+    two_connections: RedisClient, pool_settings: RedisSettings
+) -> None:
+    """Six commands on two connections: each command that ends gives its connection to one
+    waiting (a connection nobody waits for goes back without waking anyone)."""
+    key = f"test:pool:{secrets.token_hex(4)}"
+
+    async def take() -> Any:
+        return await two_connections.blpop([key], timeout=2)
+
+    takers = [asyncio.create_task(take()) for _ in range(6)]
+    pusher = await create_redis(pool_settings)
+    try:
+        for n in range(6):
+            await asyncio.sleep(0.03)
+            await pusher.rpush(key, n)
+        taken = await asyncio.wait_for(asyncio.gather(*takers), 1)  # no wait hit pool_timeout
+    finally:
+        await close(pusher)
+    assert sorted(int(value) for _, value in taken) == list(range(6))
 
 
 async def test_a_wait_past_pool_timeout_is_unavailable(two_connections: RedisClient) -> None:
