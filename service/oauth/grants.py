@@ -210,9 +210,26 @@ class ClientCredentialsGrant:
         self, client: Client, params: Mapping[str, str], admission: Admission
     ) -> Issued:
         granted = scopes.granted(client, params)
-        grantee = await self._owners.of_client(client)
         # An admin client's tokens, and only theirs, may call the admin API.
         issued_scopes = ((ADMIN_SCOPE,) if client.admin else ()) + granted
+        known = self._owners.known_owner(client)
+        grantee = known or await self._owners.of_client(client)
+        try:
+            return await self._issue(client, grantee, admission, issued_scopes)
+        except InvalidGrant:
+            if known is None:
+                raise
+            # Refused with a row this worker read earlier: the owner's tokens may have been
+            # revoked since. As its row is now (a new password, say) it may log in again;
+            # disabled or deleted, that is the answer.
+            current = await self._owners.of_client(client)
+            if current.generation <= known.generation:
+                raise
+        return await self._issue(client, current, admission, issued_scopes)
+
+    async def _issue(
+        self, client: Client, grantee: Grantee, admission: Admission, issued_scopes: tuple[str, ...]
+    ) -> Issued:
         return await self._issuer.issue(
             client, grantee, admission.caller, with_refresh=False, scopes=issued_scopes
         )

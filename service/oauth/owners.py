@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from service.cache import Cache
 from service.oauth.entities import Account, Client, Standing
 from service.oauth.errors import AccountDisabled, InvalidClient, InvalidCredentials, InvalidGrant
 from service.oauth.model import Audience, Claims, Subject
@@ -17,6 +18,12 @@ from service.oauth.ports import Accounts, Visitors
 
 GUEST = "guest"
 REVOKED = "Token has been revoked"
+# A client_credentials login may reuse its owner's row, as long as that was enabled, for
+# this long per worker: every change that must stop the owner's logins (disabled, a new
+# password, deleted, its tokens revoked) raises the owner's token generation, which a
+# login reads again in Redis once its tokens are recorded (see service/store/tokens.py).
+OWNER_CACHE_SECONDS = 2
+OWNER_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,14 @@ class Login:
         return None if self.account is None else self.account.id
 
 
+def _owner_key(client: Client) -> tuple[Audience, int] | None:
+    if client.owner_user_id is not None:
+        return Audience.BACKOFFICE, client.owner_user_id
+    if client.owner_customer_user_id is not None:
+        return Audience.STOREFRONT, client.owner_customer_user_id
+    return None
+
+
 async def find_login(accounts: Accounts, login: str) -> Login:
     account, folded = await accounts.find_login(login)
     return Login(accounts.audience, account, folded)
@@ -66,6 +81,9 @@ class Owners:
         self._visitors = visitors
         self._passwords = passwords
         self._visitor_lifetime = visitor_lifetime
+        self._client_owners: Cache[tuple[Audience, int], Grantee] = Cache(
+            OWNER_CACHE_SIZE, OWNER_CACHE_SECONDS
+        )
 
     async def visitor(self) -> Grantee:
         """A new customer visitor row: every guest token gets its own."""
@@ -92,18 +110,24 @@ class Owners:
         return Grantee(account.subject, account.generation)
 
     async def of_client(self, client: Client) -> Grantee:
-        """The subject a client_credentials token acts as: the client's owner."""
-        account = None
-        if client.owner_user_id is not None:
-            account = await self._accounts[Audience.BACKOFFICE].account(client.owner_user_id)
-        elif client.owner_customer_user_id is not None:
-            customers = self._accounts[Audience.STOREFRONT]
-            account = await customers.account(client.owner_customer_user_id)
-        if account is None:
+        """The subject a client_credentials token acts as: the client's owner, read now
+        (and kept for `known_owner`)."""
+        key = _owner_key(client)
+        if key is None:
             raise InvalidClient()
-        if not account.enabled:
-            raise AccountDisabled()
-        return Grantee(account.subject, account.generation)
+        account = await self._accounts[key[0]].account(key[1])
+        if account is None or not account.enabled:
+            self._client_owners.pop(key)
+            raise InvalidClient() if account is None else AccountDisabled()
+        grantee = Grantee(account.subject, account.generation)
+        self._client_owners.put(key, grantee)
+        return grantee
+
+    def known_owner(self, client: Client) -> Grantee | None:
+        """The client's owner as this worker read it up to OWNER_CACHE_SECONDS ago, enabled
+        then (no I/O); None if it has not."""
+        key = _owner_key(client)
+        return None if key is None else self._client_owners.get(key)
 
     async def current(self, grantee: Grantee) -> Grantee | None:
         """The grantee of an earlier login (an authorize page's session), if its account

@@ -10,10 +10,13 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from service.admin import accounts
 from service.admin.tokens import RevokedLogins
 from service.app import create_app
+from service.cli.context import stores
 from service.config import Settings
 from service.oauth import clients
+from service.oauth.model import Audience
 from tests import commands
 from tests.conftest import (
     Factory,
@@ -25,8 +28,10 @@ from tests.conftest import (
     refresh,
     token_request,
 )
+from tests.web.test_metrics import scrape, value
 
 JSONAPI = "application/vnd.api+json"
+USERS = {"table": "users", "outcome": "ok"}  # Postgres reads of users, in /metrics
 
 
 async def post(client: TestClient[Any, Any], path: str, seeded: Seeded, **params: str) -> Any:
@@ -75,6 +80,39 @@ async def test_client_credentials_refused(
     disabled = await token_request(client, machine, "client_credentials")
     assert disabled.status == 400
     assert (await disabled.json())["hint"] == "Account is disabled."
+
+
+async def test_client_credentials_reuses_its_owners_row_and_revocations_still_hold(
+    client: TestClient[Any, Any], factory: Factory, settings: Settings
+) -> None:
+    """A worker reads a client_credentials owner's row once in a while (it may reuse it up
+    to 2 s), and whatever stops the owner's logins holds at once all the same: after a new
+    password the next login gets the new generation, disabled it is refused, deleted its
+    client is unknown, as when the row is read for every login."""
+    robot, other = await factory.user("robot"), await factory.user("other")
+    machine = await factory.client(grants=("client_credentials",), owner_user_id=robot.id)
+    gone = await factory.client(grants=("client_credentials",), owner_user_id=other.id)
+    before = await scrape(client)
+    first = await grant(client, machine, "client_credentials")
+    await grant(client, machine, "client_credentials")
+    await grant(client, gone, "client_credentials")
+    reads = value(await scrape(client), "oauth_postgres_seconds_count", **USERS)
+    assert reads - value(before, "oauth_postgres_seconds_count", **USERS) == 2
+
+    await commands.set_user_password(settings, "robot", "another-pass")
+    assert await api_status(client, first["access_token"]) == 401
+    again = await grant(client, machine, "client_credentials")
+    assert claims_of(again["access_token"])["gen"] == claims_of(first["access_token"])["gen"] + 1
+    assert await api_status(client, again["access_token"]) == 200
+
+    await commands.set_user_enabled(settings, "robot", False)
+    disabled = await token_request(client, machine, "client_credentials")
+    assert (disabled.status, (await disabled.json())["hint"]) == (400, "Account is disabled.")
+
+    async with stores(settings) as s:
+        await accounts.delete_account(s, Audience.BACKOFFICE, "other")
+    deleted = await token_request(client, gone, "client_credentials")
+    assert (deleted.status, (await deleted.json())["error"]) == (401, "invalid_client")
 
 
 async def test_revoking_an_access_token(client: TestClient[Any, Any], seeded: Seeded) -> None:
