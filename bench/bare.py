@@ -46,6 +46,7 @@ from service.store.pg import create_pool
 from service.store.tokens import TokenStore
 from service.store.topology import close, create_redis
 from service.store.users import UserRepository
+from service.web.api import user_resource
 
 BODY = b'{"ok":true}'
 JSONAPI = "application/vnd.api+json"
@@ -103,19 +104,7 @@ async def api_user(request: web.Request) -> web.Response:
     user = await io.users.get(int(request.match_info["id"]))
     if user is None:
         raise web.HTTPNotFound()
-    data = {
-        "type": "users",
-        "id": str(user.id),
-        "attributes": {
-            "username": user.username,
-            "email": user.email,
-            "firstName": user.first_name,
-            "lastName": user.last_name,
-            "enabled": user.enabled,
-            "createdAt": user.created_at.isoformat(),
-        },
-    }
-    return web.Response(body=orjson.dumps({"data": data}), content_type=JSONAPI)
+    return web.Response(body=orjson.dumps({"data": user_resource(user)}), content_type=JSONAPI)
 
 
 async def introspect(request: web.Request) -> web.Response:

@@ -366,6 +366,7 @@ def raw(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         timeout=60,
         check=False,
+        stdin=subprocess.DEVNULL,
     )
 
 

@@ -9,7 +9,6 @@ import re
 import secrets
 import socket
 import subprocess
-import sys
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,23 +20,15 @@ import pytest
 import yaml
 
 from tests.servers import free_ports, service_config, service_process
+from tests.test_cli import raw
 
-ROOT = Path(__file__).parent.parent
 CLASS_NAME = re.compile(r"\b[A-Z]\w*(Error|Exception)\b")
 
 
 def run(tmp_path: Path, config: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "config.yml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [sys.executable, "-m", "service", "--config", str(path), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return raw(path, *args)
 
 
 def refused(result: subprocess.CompletedProcess[str]) -> str:

@@ -15,7 +15,8 @@ from service.web.auth import bearer
 MAX_PAGE_SIZE = 100
 
 
-def _user(user: User) -> dict[str, Any]:
+def user_resource(user: User) -> dict[str, Any]:
+    """A user as a JSON:API resource object (also rendered by bench/bare.py)."""
     return {
         "type": "users",
         "id": str(user.id),
@@ -55,7 +56,7 @@ async def list_users(request: web.Request, claims: Claims) -> web.Response:
     if number > 1:
         links["prev"] = f"{base}&page[number]={number - 1}"
     return jsonapi.document(
-        {"data": [_user(u) for u in users], "links": links, "meta": {"totalCount": total}}
+        {"data": [user_resource(u) for u in users], "links": links, "meta": {"totalCount": total}}
     )
 
 
@@ -64,7 +65,7 @@ async def get_user(request: web.Request, claims: Claims) -> web.Response:
     user = await request.app[ACCOUNTS].user(int(request.match_info["id"]))
     if user is None:
         return jsonapi.error(404, "not found", "The user does not exist.")
-    return jsonapi.document({"data": _user(user)})
+    return jsonapi.document({"data": user_resource(user)})
 
 
 def routes(prefix: str) -> list[web.AbstractRouteDef]:
