@@ -198,6 +198,16 @@ def env_variables() -> dict[str, tuple[str, str]]:
     return {**ENV_ALIASES, **env_names()}
 
 
+def unknown_env(env: typing.Mapping[str, str]) -> list[str]:
+    """Set SERVICE_ variables that name no setting (a misspelt key is otherwise silently
+    ignored): the names, sorted, for a warning. Not refused: a platform may set its own
+    (Kubernetes names a Service's address <NAME>_SERVICE_HOST, SERVICE_PORT and the like)."""
+    known = env_variables()
+    return sorted(
+        v for v, value in env.items() if v.startswith(ENV_PREFIX) and value and v not in known
+    )
+
+
 def _key_type(section: str, key: str) -> Any:
     sections = {f.name: f.type for f in msgspec.structs.fields(Settings)}
     return {f.name: f.type for f in msgspec.structs.fields(sections[section])}[key]

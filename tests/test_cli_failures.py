@@ -140,11 +140,19 @@ def test_the_issuer_follows_the_listener_and_a_stray_one_is_warned_about(
 ) -> None:
     prefix = f"t{secrets.token_hex(4)}:"
     config = service_config(database_url, redis_url, keys_dir, prefix)
-    with service_process(config, tmp_path / "derived") as (port, log):
+    # A misspelt variable (server.port is SERVICE_SERVER_PORT) is named, its value is not.
+    misspelt = {"SERVICE_SERVER_PROT": "9999", "SERVICE_SERVER_PORT": ""}
+    with service_process(config, tmp_path / "derived", misspelt) as (port, log):
         metadata = _metadata(port)
         assert metadata["issuer"] == f"http://localhost:{port}"
         assert metadata["token_endpoint"] == f"http://localhost:{port}/oauth2-token"
-        assert "tokens.issuer" not in log.read_text()
+        text = log.read_text()
+        assert "tokens.issuer" not in text
+        [unknown] = [
+            json.loads(line) for line in text.splitlines() if "SERVICE_SERVER_PROT" in line
+        ]
+        assert unknown["level"] == "warning" and "9999" not in unknown["message"]
+        assert "ignored: SERVICE_SERVER_PROT (" in unknown["message"]
     stray = {**config, "tokens": {**config["tokens"], "issuer": "http://localhost:8080"}}
     with service_process(stray, tmp_path / "stray") as (port, log):
         assert _metadata(port)["issuer"] == "http://localhost:8080"

@@ -14,6 +14,7 @@ from service.config import (
     issuer_mismatch,
     load,
     replace,
+    unknown_env,
 )
 
 ROOT = Path(__file__).parent.parent
@@ -122,6 +123,18 @@ def test_every_key_has_one_environment_name_by_the_rule() -> None:
     assert names["SERVICE_METRICS_TOKEN"] == ("metrics", "token")
     assert names["SERVICE_PASSWORD_HASHING_TIME_COST"] == ("password_hashing", "time_cost")
     assert names["SERVICE_LOGGING_LEVEL"] == ("logging", "level")
+
+
+def test_set_variables_that_name_no_setting_are_found() -> None:
+    env = {
+        "SERVICE_SERVER_PROT": "9000",  # misspelt
+        "SERVICE_SERVER_PORT": "9000",
+        "SERVICE_ISSUER": "https://auth.example",  # an older name, still read
+        "SERVICE_TOKENS_LIFETIME": "",  # empty counts as unset
+        "MY_SERVICE_HOST": "x",
+        "SERVICE_DATABSE_URL": "postgresql://x",
+    }
+    assert unknown_env(env) == ["SERVICE_DATABSE_URL", "SERVICE_SERVER_PROT"]
 
 
 def test_environment_values_take_each_key_s_type() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import click
@@ -10,7 +11,7 @@ import click
 from service import server
 from service.cli import failures
 from service.cli.context import Cli, CommandError, command, pass_cli
-from service.config import Settings, issuer_mismatch
+from service.config import Settings, issuer_mismatch, unknown_env
 from service.dev import demo
 from service.dev.embedded import started
 
@@ -42,7 +43,8 @@ def dev(cli: Cli) -> None:
 def _preflight(settings: Settings) -> None:
     """Before anything starts: a port that another process holds is one `error:` line
     (not a traceback from each worker), and an issuer that cannot be this listener's
-    address one warning (discovery would send clients elsewhere)."""
+    address one warning (discovery would send clients elsewhere), as is a SERVICE_
+    variable that names no setting."""
     listeners = [(settings.server.host, settings.server.port, "server.port")]
     if settings.metrics.port:
         host = settings.metrics.host or settings.server.host
@@ -60,4 +62,10 @@ def _preflight(settings: Settings) -> None:
             settings.server.host,
             settings.server.port,
             why,
+        )
+    if unknown := unknown_env(os.environ):
+        log.warning(
+            "environment variables that name no setting, ignored: %s (the rule is "
+            "SERVICE_<SECTION>_<KEY>, e.g. SERVICE_SERVER_PORT for server.port)",
+            ", ".join(unknown),
         )
