@@ -166,6 +166,7 @@ class MaintenanceSettings(_Section, frozen=True):
 
 class LoggingSettings(_Section, frozen=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    access: bool = True  # a line per request (at info); the audit trail is apart
 
 
 class Settings(_Section, frozen=True):

@@ -61,10 +61,14 @@ class Worker(GunicornUVLoopWebWorker):
         if settings.admin.port:
             self._beside(main, create_admin_app(main), settings.admin.host, settings.admin.port)
         return AppRunner(
-            main,
-            access_log_class=self.app.access_log_class,
-            shutdown_timeout=drain_timeout(settings.server.graceful_timeout),
+            main, **self._logged(), shutdown_timeout=drain_timeout(settings.server.graceful_timeout)
         )
+
+    def _logged(self) -> dict[str, Any]:
+        """A runner's access log: ours, or none (logging.access: false)."""
+        if not self.app.settings.logging.access:
+            return {"access_log": None}
+        return {"access_log_class": self.app.access_log_class}
 
     def _beside(self, main: web.Application, app: web.Application, host: str, port: int) -> None:
         """Serve `app` on a listener of its own (every worker binds it, SO_REUSEPORT) for as
@@ -72,7 +76,7 @@ class Worker(GunicornUVLoopWebWorker):
         drains alongside main's requests and is done before main closes them."""
         runner = AppRunner(
             app,
-            access_log_class=self.app.access_log_class,
+            **self._logged(),
             shutdown_timeout=drain_timeout(self.app.settings.server.graceful_timeout),
         )
         stopping: list[asyncio.Task[None]] = []
@@ -101,9 +105,7 @@ class Worker(GunicornUVLoopWebWorker):
         metrics_runner = None
         try:
             if settings.metrics.port:
-                metrics_runner = AppRunner(
-                    metrics_web.listener_app(settings), access_log_class=self.app.access_log_class
-                )
+                metrics_runner = AppRunner(metrics_web.listener_app(settings), **self._logged())
                 await metrics_runner.setup()
                 host = settings.metrics.host or settings.server.host
                 await web.TCPSite(

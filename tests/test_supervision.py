@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.config import Settings
@@ -202,3 +203,39 @@ def _samples(base: str, name: str, **labels: str) -> list[float]:
 def _live_count(base: str) -> float:
     live = {"method": "GET", "route": "/health/live", "status": "200"}
     return sum(_samples(base, "oauth_http_requests_total", **live))
+
+
+async def test_the_access_log_can_be_turned_off_and_the_audit_trail_stays(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """logging.access: false writes no line per request; audit events are still written."""
+
+    async def requests(url: str) -> None:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/api/users") as answer:
+                assert answer.status == 401
+            body = {"grant_type": "client_credentials", "client_id": "nobody"}
+            async with http.post(f"{url}/oauth2-token", json=body) as answer:
+                assert answer.status == 401
+
+    def paths(log: Path) -> set[str]:
+        entries = [
+            orjson.loads(line) for line in log.read_text().splitlines() if '"logger"' in line
+        ]
+        return {e["path"] for e in entries if e["logger"] == "aiohttp.access"}
+
+    def audited(log: Path) -> bool:
+        return '"message":"token.refused"' in log.read_text()
+
+    config = {**_config(settings), "logging": {"access": True}}
+    with service_server(config, tmp_path / "on") as server:
+        await requests(server.url)
+        wait_until(lambda: paths(server.log) == {"/api/users", "/oauth2-token"}, "access lines")
+        assert audited(server.log)
+
+    config = {**_config(settings), "logging": {"access": False}}
+    with service_server(config, tmp_path / "off") as server:
+        await requests(server.url)
+        wait_until(lambda: audited(server.log), "the audit line")
+        await asyncio.sleep(0.5)  # access lines, were there any, would have followed by now
+        assert paths(server.log) == set()
