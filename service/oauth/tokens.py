@@ -3,6 +3,7 @@ so neither is ever accepted as the other."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import secrets
 import time
@@ -10,14 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jws import JWSRegistry
 
 from service.cache import Cache
 from service.config import TokenSettings
 from service.oauth.entities import Client
 from service.oauth.errors import InvalidToken, TokenExpired
-from service.oauth.keys import KeyRing, algorithm
+from service.oauth.keys import Key, KeyRing, algorithm
 from service.oauth.model import Audience, Claims, Subject, TokenKind
 from service.oauth.ports import TokenRecord
 
@@ -27,6 +30,17 @@ KIND = {typ: kind for kind, typ in TYP.items()}
 # Verified tokens kept per process: a client presents the same bearer token many times, and
 # checking its RS256 signature and claims costs more than the rest of an API call.
 VERIFIED_CACHE_SIZE = 4096
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _header_segment(key: Key, kind: TokenKind) -> bytes:
+    """The protected header as joserfc's jwt.encode writes it (its default `typ` first, then
+    replaced by ours; ASCII JSON without spaces)."""
+    header = {"typ": TYP[kind], "alg": algorithm(key), "kid": key.kid}
+    return _b64(orjson.dumps(header))
 
 
 def new_id() -> str:
@@ -76,6 +90,8 @@ class TokenCodec:
         # token -> (claims, nbf) for tokens whose signature verified with these keys.
         # Cleared with every key change, so a retired key's tokens stop verifying at once.
         self._verified: Cache[str, tuple[Claims, int]] = Cache(VERIFIED_CACHE_SIZE)
+        # The header segment of each key's tokens of each kind: the same for every token.
+        self._headers = {(k.kid, kind): _header_segment(k, kind) for k in keys.keys for kind in TYP}
 
     def mint(
         self,
@@ -124,8 +140,6 @@ class TokenCodec:
         record: TokenRecord,
     ) -> str:
         key = self._keys.signing_at(now)
-        alg = algorithm(key)
-        header = {"alg": alg, "kid": key.kid, "typ": TYP[kind]}
         claims = {
             "iss": self._settings.issuer,
             "aud": client_id,
@@ -144,7 +158,13 @@ class TokenCodec:
         }
         if visitor is not None:
             claims["visitor"] = visitor
-        return jwt.encode(header, claims, key, algorithms=[alg])
+        # The compact JWS that joserfc's jwt.encode makes, byte for byte (tests compare),
+        # without its per-call registry, header checks and stdlib JSON; the signature is
+        # joserfc's own algorithm's, with the key object it loaded once.
+        signer = JWSRegistry.algorithms[algorithm(key)]
+        signer.check_key(key)
+        signing_input = self._headers[key.kid, kind] + b"." + _b64(orjson.dumps(claims))
+        return (signing_input + b"." + _b64(signer.sign(signing_input, key))).decode("ascii")
 
     def read_access(self, token: str) -> Claims:
         return self._read(token, TokenKind.ACCESS)

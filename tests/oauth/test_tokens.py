@@ -9,6 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from service.config import TokenSettings
@@ -152,6 +155,45 @@ def test_newest_key_signs_and_older_keys_still_verify(tmp_path: Path, clock: Clo
     new_token = new.mint("c", S).access_token
     assert json.loads(base64.urlsafe_b64decode(new_token.split(".")[0] + "=="))["alg"] == "ES256"
     assert new.read_access(new_token).subject == S
+
+
+# joserfc warns on every EdDSA use (RFC 9864 deprecates the name); the service still signs it.
+EDDSA = pytest.param("EdDSA", marks=pytest.mark.filterwarnings("ignore::UserWarning:joserfc"))
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", EDDSA])
+def test_tokens_are_what_joserfc_would_write(tmp_path: Path, clock: Clock, alg: str) -> None:
+    """The codec writes the compact JWS itself: byte for byte what jwt.encode makes of the
+    same header and claims, whatever the text in them (non-ASCII, quotes, control
+    characters), and joserfc verifies it."""
+    keys.generate(tmp_path, alg)
+    ring = KeyRing.load(tmp_path)
+    key = ring.signing
+    codec = TokenCodec(ring, TokenSettings(issuer="https://auth.test/é"), clock)
+    names = ["plain@example.com", "zoë\u2028\"'\\/<>&\x00\x1f\x7f", "日本語@例え.jp"]
+    for subject in [*(Subject.customer_user(n) for n in names), Subject.visitor("v1")]:
+        issued = codec.mint("c-é", subject, scopes=("a", "ü"), generation=7, visitor="v\n")
+        assert issued.refresh_token is not None
+        for token, typ in ((issued.access_token, "at+jwt"), (issued.refresh_token, "rt+jwt")):
+            _, payload, signature = token.split(".")
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+            assert claims["sub"] == subject.claim and claims["visitor"] == "v\n"
+            expected = jwt.encode({"alg": alg, "kid": key.kid, "typ": typ}, claims, key, [alg])
+            if alg == "ES256":  # ECDSA signatures are randomised: the rest is the same
+                assert token.rsplit(".", 1)[0] == expected.rsplit(".", 1)[0]
+            else:
+                assert token == expected
+            decoded = jwt.decode(token, key, algorithms=[alg])
+            assert decoded.header == {"typ": typ, "alg": alg, "kid": key.kid}
+            assert decoded.claims == claims
+            if alg == "RS256":  # and the signature checks with cryptography alone
+                signing_input, _ = token.rsplit(".", 1)
+                key.public_key.verify(  # type: ignore[union-attr]
+                    base64.urlsafe_b64decode(signature + "=="),
+                    signing_input.encode(),
+                    padding.PKCS1v15(),
+                    hashes.SHA256(),
+                )
 
 
 def test_private_keys_are_written_owner_only(tmp_path: Path) -> None:
