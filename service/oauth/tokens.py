@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jwa import JWSAlgModel
 from joserfc.jws import JWSRegistry
 
 from service.cache import Cache
@@ -36,11 +37,15 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def _header_segment(key: Key, kind: TokenKind) -> bytes:
-    """The protected header as joserfc's jwt.encode writes it (its default `typ` first, then
-    replaced by ours; ASCII JSON without spaces)."""
-    header = {"typ": TYP[kind], "alg": algorithm(key), "kid": key.kid}
-    return _b64(orjson.dumps(header))
+def _signing(key: Key) -> tuple[JWSAlgModel, dict[TokenKind, bytes]]:
+    """The key's signer, checked against it once (neither changes), and the protected
+    header segment of its tokens of each kind, as joserfc's jwt.encode writes it (its
+    default `typ` first, then replaced by ours; ASCII JSON without spaces)."""
+    alg = algorithm(key)
+    signer = JWSRegistry.algorithms[alg]
+    signer.check_key(key)
+    headers = {kind: {"typ": typ, "alg": alg, "kid": key.kid} for kind, typ in TYP.items()}
+    return signer, {kind: _b64(orjson.dumps(header)) for kind, header in headers.items()}
 
 
 def new_id() -> str:
@@ -90,8 +95,8 @@ class TokenCodec:
         # token -> (claims, nbf) for tokens whose signature verified with these keys.
         # Cleared with every key change, so a retired key's tokens stop verifying at once.
         self._verified: Cache[str, tuple[Claims, int]] = Cache(VERIFIED_CACHE_SIZE)
-        # The header segment of each key's tokens of each kind: the same for every token.
-        self._headers = {(k.kid, kind): _header_segment(k, kind) for k in keys.keys for kind in TYP}
+        # Each key's signer and header segments: the same for every token it signs.
+        self._signing = {k.kid: _signing(k) for k in keys.keys}
 
     def mint(
         self,
@@ -161,9 +166,8 @@ class TokenCodec:
         # The compact JWS that joserfc's jwt.encode makes, byte for byte (tests compare),
         # without its per-call registry, header checks and stdlib JSON; the signature is
         # joserfc's own algorithm's, with the key object it loaded once.
-        signer = JWSRegistry.algorithms[algorithm(key)]
-        signer.check_key(key)
-        signing_input = self._headers[key.kid, kind] + b"." + _b64(orjson.dumps(claims))
+        signer, headers = self._signing[key.kid]
+        signing_input = headers[kind] + b"." + _b64(orjson.dumps(claims))
         return (signing_input + b"." + _b64(signer.sign(signing_input, key))).decode("ascii")
 
     def read_access(self, token: str) -> Claims:
